@@ -1,0 +1,89 @@
+"""The webhook: a Flask application factory for POST /webhook and GET /healthz.
+
+`create_app(settings)` builds the app around one `Archive`. The webhook
+answers 200 only after the messages are committed, 400 (and a `rejected` row)
+for a body it cannot use, 401 for bad credentials, 413 for an oversized body
+and 503 with Retry-After while the database cannot commit.
+"""
+
+import contextlib
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+import config
+from archive import Archive, StorageUnavailable
+from auth import sender_auth
+from messages import UnusableBody, normalise, now_timestamp, parse_body
+
+log = logging.getLogger("webhook")
+RETRY_AFTER_BUSY = "1"
+RETRY_AFTER_FAULT = "10"
+
+
+def create_app(settings: config.Settings | None = None) -> Flask:
+    """Build the webhook app; settings default to the checked environment."""
+    settings = settings or config.from_environ()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["archive"] = archive = Archive(
+        settings.database_path, settings.synchronous
+    )
+    auth = sender_auth(settings)
+
+    @app.post("/webhook")
+    @auth.login_required
+    def receive():
+        received_at = now_timestamp()
+        try:
+            raw = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return _reject(archive, received_at, "body too large", None, 413)
+        try:
+            archived = [normalise(m, received_at) for m in parse_body(raw)]
+        except UnusableBody as error:
+            return _reject(archive, received_at, str(error), raw, 400)
+        try:
+            stored, duplicates = archive.store(archived)
+        except StorageUnavailable as error:
+            return _unavailable(error)
+        log.info("accepted stored=%d duplicates=%d", stored, duplicates)
+        return jsonify(stored=stored, duplicates=duplicates)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            details = archive.health()
+        except StorageUnavailable as error:
+            return jsonify(status="unhealthy", reason=str(error)), 503
+        return jsonify(status="ok", **details)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        return jsonify(error=error.description), error.code
+
+    return app
+
+
+def _reject(archive, received_at, reason, raw, status):
+    """Keep what could not be used, then tell the sender why in one line."""
+    body = raw
+    # Text when it decodes, so Datasette shows it; otherwise a BLOB, byte for byte.
+    with contextlib.suppress(AttributeError, UnicodeDecodeError):
+        body = raw.decode("utf-8")
+    row = (received_at, reason, request.content_type, request.remote_addr, body)
+    try:
+        archive.reject(row)
+    except StorageUnavailable as error:
+        return _unavailable(error)
+    log.info("rejected status=%d reason=%s", status, reason)
+    return jsonify(error=reason), status
+
+
+def _unavailable(error: StorageUnavailable):
+    log.warning("unavailable reason=%s", error)
+    retry_after = RETRY_AFTER_BUSY if error.busy else RETRY_AFTER_FAULT
+    response = jsonify(error="archive unavailable, retry later")
+    response.headers["Retry-After"] = retry_after
+    return response, 503

@@ -1,0 +1,180 @@
+"""The SQLite archive as the webhook writes it.
+
+One `Archive` per worker process holds one connection with prepared INSERTs.
+A request's messages are written in one transaction, and `store` returns only
+after COMMIT, so an answer of 200 always means the rows are in the database
+file. Any SQLite failure surfaces as `StorageUnavailable`, which the webhook
+answers with 503 so that Control Hub retries; the next call reconnects.
+"""
+
+import contextlib
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from messages import ArchivedMessage
+
+SCHEMA = Path(__file__).with_name("schema.sql")
+BUSY_TIMEOUT_MS = 5000
+
+INSERT_MESSAGE = """
+INSERT INTO messages (received_at, type, org_id, workspace_id, device_id, app_id,
+                      sent_at, is_full_sync, body, body_sha256)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (body_sha256) DO NOTHING
+"""
+INSERT_STATUS_CHANGE = """
+INSERT INTO status_changes (message_id, at, org_id, workspace_id, device_id,
+                            key, value, number, removed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+INSERT_EVENT = """
+INSERT INTO events (message_id, at, org_id, workspace_id, device_id, key, value)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+INSERT_REJECTED = """
+INSERT INTO rejected (received_at, reason, content_type, remote_addr, body)
+VALUES (?, ?, ?, ?, ?)
+"""
+
+
+class StorageUnavailable(Exception):
+    """The archive could not commit; nothing from the request was stored."""
+
+    def __init__(self, reason: str, busy: bool = False):
+        super().__init__(reason)
+        self.busy = busy
+
+
+def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """Open the archive read-write in WAL mode and make sure the schema exists.
+
+    The directory must exist already: creating it here could hide a volume
+    that failed to mount behind an empty database on an ephemeral disk.
+    """
+    if not path.parent.is_dir():
+        raise sqlite3.OperationalError(f"directory {path.parent} does not exist")
+    connection = sqlite3.connect(
+        path,
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+    )
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(f"PRAGMA synchronous = {synchronous}")
+    connection.executescript(SCHEMA.read_text())
+    return connection
+
+
+class Archive:
+    """The write side of the archive, shared by the threads of one worker."""
+
+    def __init__(self, path: Path, synchronous: str = "NORMAL"):
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self._connection = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        """Connect now, creating the schema; raise StorageUnavailable if it fails."""
+        with self._lock:
+            self._open()
+
+    def store(self, messages: list[ArchivedMessage]) -> tuple[int, int]:
+        """Commit the messages; return (stored, duplicates). Atomic per call."""
+        with self._lock:
+            return self._write(self._insert_messages, messages)
+
+    def reject(self, row: tuple) -> None:
+        """Commit one `rejected` row: received_at, reason, type, address, body."""
+        with self._lock:
+            self._write(lambda cursor, row: cursor.execute(INSERT_REJECTED, row), row)
+
+    def health(self) -> dict:
+        """Check that a write transaction can start; report the newest message."""
+        with self._lock:
+            connection = self._open()
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+                newest = connection.execute(
+                    "SELECT received_at FROM messages ORDER BY id DESC LIMIT 1"
+                ).fetchone()
+            except sqlite3.Error as error:
+                self._discard()
+                raise StorageUnavailable(_describe(error)) from error
+        if not os.access(self.path, os.W_OK):
+            raise StorageUnavailable(f"{self.path} is not writable")
+        return {"newest_message_received_at": newest[0] if newest else None}
+
+    def close(self) -> None:
+        with self._lock:
+            self._discard()
+
+    def _write(self, work, argument):
+        connection = self._open()
+        cursor = connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            result = work(cursor, argument)
+            cursor.execute("COMMIT")
+            return result
+        except sqlite3.Error as error:
+            self._rollback(connection)
+            raise StorageUnavailable(_describe(error), busy=_is_busy(error)) from error
+
+    @staticmethod
+    def _insert_messages(cursor, messages):
+        stored = 0
+        for message in messages:
+            cursor.execute(INSERT_MESSAGE, message.message)
+            if cursor.rowcount == 0:
+                continue
+            stored += 1
+            message_id = cursor.lastrowid
+            if message.status_changes:
+                cursor.executemany(
+                    INSERT_STATUS_CHANGE,
+                    [(message_id, *row) for row in message.status_changes],
+                )
+            if message.events:
+                cursor.executemany(
+                    INSERT_EVENT, [(message_id, *row) for row in message.events]
+                )
+        return stored, len(messages) - stored
+
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            try:
+                self._connection = connect(self.path, self.synchronous)
+            except sqlite3.Error as error:
+                raise StorageUnavailable(_describe(error)) from error
+        return self._connection
+
+    def _rollback(self, connection):
+        # A failed write can leave the connection unusable (disk full, file
+        # replaced); a fresh one costs little and recovers once the fault clears.
+        try:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        self._discard()
+
+    def _discard(self):
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.close()
+            self._connection = None
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    return getattr(error, "sqlite_errorname", "").startswith(
+        ("SQLITE_BUSY", "SQLITE_LOCKED")
+    )
+
+
+def _describe(error: sqlite3.Error) -> str:
+    return f"{getattr(error, 'sqlite_errorname', 'SQLITE_ERROR')}: {error}"

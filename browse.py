@@ -1,0 +1,61 @@
+"""Datasette over the archive: read-only browsing, SQL, CSV and JSON for viewers.
+
+`create_datasette(settings)` builds the instance from metadata.yml and
+templates/, guarded so that only the viewer actor may read anything.
+Datasette opens the file with mode=ro, so no viewer query can write.
+"""
+
+import hashlib
+from pathlib import Path
+
+import yaml
+from datasette.app import Datasette
+from datasette.plugins import pm
+
+import viewer_auth
+from config import Settings
+
+HERE = Path(__file__).parent
+METADATA = HERE / "metadata.yml"
+TEMPLATES = HERE / "templates"
+DATASETTE_SETTINGS = {
+    "allow_download": False,  # the live file is mid-write; CSV and SQL cover reads
+    "default_cache_ttl": 0,  # pages are private to the viewer
+    "max_csv_mb": 0,  # full `_stream=on` downloads are the point of the archive
+    "suggest_facets": False,  # each suggestion scans the table; too slow at scale
+    "sql_time_limit_ms": 3000,
+}
+
+if not pm.has_plugin("viewer_auth"):
+    pm.register(viewer_auth, name="viewer_auth")
+
+
+def create_datasette(settings: Settings) -> Datasette:
+    """A Datasette instance serving the archive at /<database name>/."""
+    datasette = Datasette(
+        files=[str(settings.database_path)],
+        metadata=_metadata(settings),
+        settings=DATASETTE_SETTINGS,
+        template_dir=str(TEMPLATES),
+        secret=_session_secret(settings),
+    )
+    datasette.viewer_credentials = (settings.viewer_username, settings.viewer_password)
+    return datasette
+
+
+def _metadata(settings: Settings) -> dict:
+    metadata = yaml.safe_load(METADATA.read_text())
+    databases = metadata.setdefault("databases", {})
+    databases[settings.database_name] = databases.pop("archive", {})
+    metadata["allow"] = {"id": settings.viewer_username}
+    return metadata
+
+
+def _session_secret(settings: Settings) -> str:
+    """All workers sign cookies alike; a new viewer password logs everyone out."""
+    if settings.session_secret:
+        return settings.session_secret
+    material = f"{settings.viewer_username}:{settings.viewer_password}".encode()
+    return hashlib.pbkdf2_hmac(
+        "sha256", material, b"room-archive-session", 100_000
+    ).hex()

@@ -1,0 +1,87 @@
+"""Command-line tools for the archive: `python cli.py COMMAND --help`.
+
+Each command reads the same environment as the service (see config.py), so a
+command run next to the web process talks to the same archive and webhook.
+"""
+
+import os
+import sys
+
+import click
+
+import simulator
+
+
+@click.group()
+def cli():
+    """Tools for the Control Hub room archive."""
+
+
+@cli.command()
+@click.option(
+    "--url",
+    default=lambda: f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/webhook",
+    show_default="http://127.0.0.1:$PORT/webhook",
+    help="The webhook to post to.",
+)
+@click.option(
+    "--rooms", default=6, show_default=True, help="Workspaces, one Room Kit each."
+)
+@click.option(
+    "--backfill-hours",
+    default=0.0,
+    show_default=True,
+    help="First post this many past hours, quickly, as history.",
+)
+@click.option(
+    "--step",
+    default=120,
+    show_default=True,
+    help="Seconds between device reports in the backfill.",
+)
+@click.option(
+    "--interval",
+    default=2.0,
+    show_default=True,
+    help="Seconds between live rounds of reports.",
+)
+@click.option(
+    "--duration",
+    type=float,
+    default=None,
+    help="Stop after this many seconds of live traffic; default: run until stopped.",
+)
+@click.option(
+    "--seed", default=1, show_default=True, help="Same seed, same rooms and IDs."
+)
+def simulate(url, rooms, backfill_hours, step, interval, duration, seed):
+    """Post realistic Control Hub traffic to a running webhook.
+
+    Credentials come from WEBHOOK_TOKEN, or WEBHOOK_USERNAME and WEBHOOK_PASSWORD.
+    """
+    token = os.environ.get("WEBHOOK_TOKEN")
+    username, password = (
+        os.environ.get("WEBHOOK_USERNAME"),
+        os.environ.get("WEBHOOK_PASSWORD"),
+    )
+    if username and password:
+        authorization = simulator.basic_authorization(username, password)
+    elif token:
+        authorization = token
+    else:
+        sys.exit(
+            "simulate: set WEBHOOK_TOKEN, or WEBHOOK_USERNAME and WEBHOOK_PASSWORD"
+        )
+    sender = simulator.Sender(url, authorization)
+    building = simulator.Building(rooms=rooms, seed=seed)
+    click.echo(f"simulating {rooms} rooms against {url}")
+    try:
+        simulator.run(
+            sender, building, backfill_hours, step, interval, duration, click.echo
+        )
+    except KeyboardInterrupt:
+        click.echo(f"stopped after {len(sender.acknowledged)} acknowledged messages")
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,93 @@
+"""Settings, read from the environment in one place and checked at start-up.
+
+Every other module receives a `Settings`; none reads os.environ itself. A bad
+configuration raises `ConfigError` whose text is the one line an admin sees.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE = "data/archive.db"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a service that can run."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_path: Path
+    webhook_username: str | None = None
+    webhook_password: str | None = None
+    webhook_token: str | None = None
+    viewer_username: str | None = None
+    viewer_password: str | None = None
+    session_secret: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    synchronous: str = "NORMAL"
+
+    @property
+    def database_name(self) -> str:
+        """The name Datasette gives the archive in its URLs."""
+        return self.database_path.stem
+
+
+def from_environ(environ=None) -> Settings:
+    """Build and check the settings; raise ConfigError with a one-line reason."""
+    environ = os.environ if environ is None else environ
+
+    def text(name):
+        return environ.get(name) or None
+
+    settings = Settings(
+        database_path=Path(text("DATABASE_PATH") or DEFAULT_DATABASE),
+        webhook_username=text("WEBHOOK_USERNAME"),
+        webhook_password=text("WEBHOOK_PASSWORD"),
+        webhook_token=text("WEBHOOK_TOKEN"),
+        viewer_username=text("VIEWER_USERNAME"),
+        viewer_password=text("VIEWER_PASSWORD"),
+        session_secret=text("SESSION_SECRET"),
+        max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+        synchronous=(text("SQLITE_SYNCHRONOUS") or "NORMAL").upper(),
+    )
+    check(settings)
+    return settings
+
+
+def check(settings: Settings) -> None:
+    """Raise ConfigError unless the settings can serve both senders and viewers."""
+    basic = (settings.webhook_username, settings.webhook_password)
+    if any(basic) and not all(basic):
+        raise ConfigError("set both WEBHOOK_USERNAME and WEBHOOK_PASSWORD, or neither")
+    if not all(basic) and not settings.webhook_token:
+        raise ConfigError(
+            "no webhook credentials: set WEBHOOK_TOKEN, or WEBHOOK_USERNAME "
+            "and WEBHOOK_PASSWORD"
+        )
+    viewer = (settings.viewer_username, settings.viewer_password)
+    if not all(viewer):
+        raise ConfigError(
+            "set VIEWER_USERNAME and VIEWER_PASSWORD to browse the archive"
+        )
+    if viewer == basic:
+        raise ConfigError("viewer and webhook credentials must differ")
+    if settings.synchronous not in SYNCHRONOUS_MODES:
+        raise ConfigError(
+            f"SQLITE_SYNCHRONOUS must be one of {', '.join(SYNCHRONOUS_MODES)}"
+        )
+
+
+def _positive_int(environ, name: str, default: int) -> int:
+    value = environ.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, not {value!r}")
+    return number

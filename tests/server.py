@@ -1,0 +1,62 @@
+"""Start the real web process, exactly as the Procfile says, for end-to-end tests."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from dev import procfile_command
+
+ROOT = Path(__file__).parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_environment(extra: dict) -> dict:
+    bin_dir = str(Path(sys.executable).parent)
+    path = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return {"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), **extra}
+
+
+class WebProcess:
+    """A gunicorn master on 127.0.0.1 and its workers, stopped on close()."""
+
+    def __init__(self, environment: dict, log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = process_environment({**environment, "PORT": str(self.port)})
+        env.setdefault("WEB_CONCURRENCY", "2")
+        self._log = open(log_path, "ab")  # noqa: SIM115 - open as long as the process
+        self.process = subprocess.Popen(
+            procfile_command(), cwd=ROOT, env=env, stdout=self._log, stderr=self._log
+        )
+        self.wait_healthy()
+
+    def wait_healthy(self, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"web process exited: {self.log_path.read_text()}")
+            try:
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("web process never became healthy")
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()

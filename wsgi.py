@@ -1,0 +1,41 @@
+"""The one WSGI application gunicorn serves: the webhook and Datasette on one port.
+
+A PaaS gives a service a single port, so the webhook's paths go to Flask and
+every other path goes to Datasette, whose ASGI app runs through a2wsgi in the
+same worker. Gunicorn loads it as `wsgi:create_application()`.
+"""
+
+import logging
+import os
+
+from a2wsgi import ASGIMiddleware
+
+import config
+from app import create_app
+from browse import create_datasette
+
+WEBHOOK_PATHS = frozenset({"/webhook", "/healthz"})
+
+
+def compose(webhook, browser):
+    """Route webhook paths to one WSGI app and everything else to the other."""
+
+    def application(environ, start_response):
+        if environ.get("PATH_INFO", "") in WEBHOOK_PATHS:
+            return webhook(environ, start_response)
+        return browser(environ, start_response)
+
+    return application
+
+
+def create_application(settings: config.Settings | None = None):
+    """Build the combined app; the archive's schema exists before Datasette opens it."""
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    settings = settings or config.from_environ()
+    webhook = create_app(settings)
+    webhook.extensions["archive"].open()
+    datasette = create_datasette(settings)
+    return compose(webhook.wsgi_app, ASGIMiddleware(datasette.app()))
