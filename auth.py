@@ -2,7 +2,8 @@
 
 Control Hub sends either HTTP Basic or an authorization token that it copies
 verbatim into the Authorization header, so a token is accepted when the whole
-header equals it or equals "Bearer <token>". Every comparison is constant-time.
+header equals it or equals "Bearer <token>" (the scheme in any case). Every
+comparison is constant-time.
 """
 
 import hmac
@@ -59,13 +60,22 @@ def sender_auth(settings: Settings) -> MultiAuth:
         expected = settings.webhook_token
         if not expected:
             return None
+        scheme, _, rest = value.partition(" ")
         bare = same_secret(value, expected)
-        bearer = same_secret(value, f"Bearer {expected}")
+        bearer = same_secret(rest, expected) & (scheme.lower() == "bearer")
         return SENDER if bare | bearer else None
+
+    challenges = []
+    if settings.webhook_username:
+        challenges.append(basic.authenticate_header())
+    if settings.webhook_token:
+        challenges.append(token.authenticate_header())
 
     def unauthorised(status):
         log.warning("unauthorised from %s", request.remote_addr)
-        return jsonify(error="wrong or missing webhook credentials"), status
+        response = jsonify(error="wrong or missing webhook credentials")
+        response.headers["WWW-Authenticate"] = ", ".join(challenges)
+        return response, status
 
     basic.error_handler(unauthorised)
     token.error_handler(unauthorised)

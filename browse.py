@@ -24,6 +24,9 @@ DATASETTE_SETTINGS = {
     "max_csv_mb": 0,  # full `_stream=on` downloads are the point of the archive
     "suggest_facets": False,  # each suggestion scans the table; too slow at scale
     "sql_time_limit_ms": 3000,
+    # Results of SQL queries (and their CSV) stop here; table CSV with
+    # _stream=on has no limit.
+    "max_returned_rows": 10000,
 }
 
 if not pm.has_plugin("viewer_auth"):

@@ -2,13 +2,16 @@
 
 `make run` calls this. It keeps the archive in data/archive.db, makes random
 development credentials once (data/dev.env, never committed), prints them,
-starts the web process exactly as the Procfile does, backfills a day of
-simulated traffic and keeps posting live traffic until Ctrl-C.
+starts the web process exactly as the Procfile does but listening on
+127.0.0.1 only, backfills a day of simulated traffic into an empty archive
+and keeps posting live traffic until Ctrl-C. The web log goes to data/web.log.
 """
 
 import os
 import secrets
 import shlex
+import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 DATA = HERE / "data"
 DEV_ENV = DATA / "dev.env"
+WEB_LOG = DATA / "web.log"
 
 
 def dev_environment() -> dict:
@@ -33,28 +37,62 @@ def dev_environment() -> dict:
         }
         DEV_ENV.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         DEV_ENV.chmod(0o600)
-    pairs = (
-        line.split("=", 1) for line in DEV_ENV.read_text().splitlines() if "=" in line
-    )
-    return {key: value for key, value in pairs}
+    lines = DEV_ENV.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 def procfile_command() -> list[str]:
-    line = next(
-        x for x in (HERE / "Procfile").read_text().splitlines() if x.startswith("web:")
-    )
+    """The Procfile's web command, as a list of arguments."""
+    lines = (HERE / "Procfile").read_text().splitlines()
+    line = next(x for x in lines if x.startswith("web:"))
     return shlex.split(line.removeprefix("web:").strip())
 
 
-def wait_until_healthy(port: str, seconds: float = 30) -> None:
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def archive_is_empty(path: Path) -> bool:
+    if not path.exists():
+        return True
+    with sqlite3.connect(path) as connection:
+        try:
+            return (
+                connection.execute("SELECT 1 FROM messages LIMIT 1").fetchone() is None
+            )
+        except sqlite3.OperationalError:
+            return True
+
+
+def wait_until_healthy(web: subprocess.Popen, port: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if web.poll() is not None:
+            sys.exit(f"the web process stopped; see {WEB_LOG.relative_to(HERE)}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
                 return
         except OSError:
             time.sleep(0.2)
-    sys.exit("the web process did not become healthy; see its log above")
+    sys.exit(f"the web process did not become healthy; see {WEB_LOG.relative_to(HERE)}")
+
+
+def banner(environment: dict) -> str:
+    port = environment["PORT"]
+    return (
+        f"\n  Archive:  http://127.0.0.1:{port}/  (log in as "
+        f"{environment['VIEWER_USERNAME']} / {environment['VIEWER_PASSWORD']})\n"
+        f"  Webhook:  http://127.0.0.1:{port}/webhook  (Basic "
+        f"{environment['WEBHOOK_USERNAME']} / {environment['WEBHOOK_PASSWORD']}, "
+        f"or token {environment['WEBHOOK_TOKEN']})\n"
+        f"  Credentials: {DEV_ENV.relative_to(HERE)}   Log: "
+        f"{WEB_LOG.relative_to(HERE)}   Ctrl-C stops.\n"
+    )
 
 
 def main() -> None:
@@ -62,28 +100,37 @@ def main() -> None:
     environment.setdefault("PORT", "8000")
     environment.setdefault("DATABASE_PATH", str(DATA / "archive.db"))
     port = environment["PORT"]
+    if not port_is_free(int(port)):
+        sys.exit(f"port {port} is in use; choose another, e.g. PORT=8001 make run")
+    # Development listens on loopback only; the Procfile's 0.0.0.0 is for a PaaS.
+    environment["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{port}"
     bin_dir = str(Path(sys.executable).parent)
     environment["PATH"] = bin_dir + os.pathsep + environment.get("PATH", "")
+    backfill = "24" if archive_is_empty(Path(environment["DATABASE_PATH"])) else "0"
 
-    web = subprocess.Popen(procfile_command(), cwd=HERE, env=environment)
-    try:
-        wait_until_healthy(port)
-        print(
-            f"\n  Archive:  http://127.0.0.1:{port}/  (log in as "
-            f"{environment['VIEWER_USERNAME']} / {environment['VIEWER_PASSWORD']})\n"
-            f"  Webhook:  http://127.0.0.1:{port}/webhook  (Basic "
-            f"{environment['WEBHOOK_USERNAME']} / {environment['WEBHOOK_PASSWORD']}, "
-            f"or token {environment['WEBHOOK_TOKEN']})\n"
-            f"  Credentials are kept in {DEV_ENV.relative_to(HERE)}. Ctrl-C stops.\n",
-            flush=True,
+    with open(WEB_LOG, "ab") as log:
+        web = subprocess.Popen(
+            procfile_command(), cwd=HERE, env=environment, stdout=log, stderr=log
         )
-        simulate = [sys.executable, "cli.py", "simulate", "--backfill-hours", "24"]
+    try:
+        wait_until_healthy(web, port)
+        print(banner(environment), flush=True)
+        simulate = [sys.executable, "cli.py", "simulate", "--backfill-hours", backfill]
         subprocess.run(simulate, cwd=HERE, env=environment, check=False)
     except KeyboardInterrupt:
         pass
     finally:
-        web.terminate()
+        stop(web)
+
+
+def stop(web: subprocess.Popen) -> None:
+    """Ask gunicorn to finish in-flight requests, and insist if it does not."""
+    web.terminate()
+    try:
         web.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        web.kill()
+        web.wait()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 60  # a worker stuck this long is restarted
 graceful_timeout = 30  # on deploy, in-flight requests get this long to finish
 keepalive = 5
+# The control socket defaults to one path per user, shared by every gunicorn
+# on the machine; this service does not use it.
+control_socket_disable = True
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 

@@ -125,6 +125,6 @@ def forbidden(datasette, request, message):
 
 
 @hookimpl
-def menu_links(datasette, actor):
-    if not actor:
+def menu_links(datasette, actor, request):
+    if not actor and request.path != "/-/login":
         return [{"href": datasette.urls.path("/-/login"), "label": "Log in"}]

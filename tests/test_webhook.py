@@ -20,7 +20,15 @@ EXAMPLE_FILES = [
     "health-check.json",
     "batch.json",
 ]
-SENDER_FORMS = {"basic": SENDER_BASIC, "token": SENDER_TOKEN, "bearer": SENDER_BEARER}
+SENDER_FORMS = {
+    "basic": SENDER_BASIC,
+    "token": SENDER_TOKEN,
+    "bearer": SENDER_BEARER,
+    "lowercase bearer": {
+        "Authorization": SENDER_BEARER["Authorization"].lower()[:7]
+        + SENDER_TOKEN["Authorization"]
+    },
+}
 
 
 def post(client, body, headers=SENDER_BASIC, content_type="application/json"):
@@ -169,7 +177,8 @@ def test_wrong_credentials_get_401_and_store_nothing(client, rows, name):
     )
 
     assert response.status_code == 401
-    assert "WWW-Authenticate" in response.headers
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("Basic") and "Bearer" in challenge
     assert rows("SELECT count(*) AS n FROM messages") == [{"n": 0}]
     assert rows("SELECT count(*) AS n FROM rejected") == [{"n": 0}]
 
