@@ -6,9 +6,12 @@ command run next to the web process talks to the same archive and webhook.
 
 import os
 import sys
+from pathlib import Path
 
 import click
 
+import config
+import names
 import simulator
 
 
@@ -81,6 +84,50 @@ def simulate(url, rooms, backfill_hours, step, interval, duration, seed):
         )
     except KeyboardInterrupt:
         click.echo(f"stopped after {len(sender.acknowledged)} acknowledged messages")
+
+
+@cli.command("import-names")
+@click.argument(
+    "exports", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False)
+)
+@click.option(
+    "--database",
+    envvar="DATABASE_PATH",
+    default=config.DEFAULT_DATABASE,
+    show_default="$DATABASE_PATH or " + config.DEFAULT_DATABASE,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive to name rooms and devices in.",
+)
+def import_names(exports, database):
+    """Name workspaces and devices from Control Hub's CSV exports.
+
+    Each EXPORT is a workspace or device export (Control Hub → Workspaces or
+    Devices → Export); which one is told by its columns. Rows are added or
+    updated by ID; nothing is deleted, and archived messages are not touched.
+    """
+    failed = False
+    for export in exports:
+        try:
+            report = names.import_file(database, Path(export))
+        except (names.UnknownExport, UnicodeDecodeError, OSError) as error:
+            click.echo(f"{export}: not imported: {error}", err=True)
+            failed = True
+            continue
+        click.echo(f"{export}: {report.summary()}")
+        for reason in report.skipped:
+            click.echo(f"  skipped {reason}", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@cli.command("simulated-names")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--rooms", default=6, show_default=True, help="As for simulate.")
+@click.option("--seed", default=1, show_default=True, help="As for simulate.")
+def simulated_names(folder, rooms, seed):
+    """Write workspace and device exports for the simulator's rooms into FOLDER."""
+    building = simulator.Building(rooms=rooms, seed=seed)
+    for path in simulator.write_name_exports(building, folder):
+        click.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":

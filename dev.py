@@ -3,7 +3,8 @@
 `make run` calls this. It keeps the archive in data/archive.db, makes random
 development credentials once (data/dev.env, never committed), prints them,
 starts the web process exactly as the Procfile does but listening on
-127.0.0.1 only, backfills a day of simulated traffic into an empty archive
+127.0.0.1 only, names the simulated rooms from CSV exports as an admin would
+(data/names/), backfills a day of simulated traffic into an empty archive
 and keeps posting live traffic until Ctrl-C. The web log goes to data/web.log.
 """
 
@@ -95,6 +96,18 @@ def banner(environment: dict) -> str:
     )
 
 
+def name_simulated_rooms(environment: dict) -> None:
+    """Write the simulator's Control Hub exports and import them, as an admin would."""
+    folder = DATA / "names"
+    for command in (
+        ["simulated-names", str(folder)],
+        ["import-names", str(folder / "workspaces.csv"), str(folder / "devices.csv")],
+    ):
+        subprocess.run(
+            [sys.executable, "cli.py", *command], cwd=HERE, env=environment, check=True
+        )
+
+
 def main() -> None:
     environment = {**os.environ, **dev_environment()}
     environment.setdefault("PORT", "8000")
@@ -115,6 +128,7 @@ def main() -> None:
     try:
         wait_until_healthy(web, port)
         print(banner(environment), flush=True)
+        name_simulated_rooms(environment)
         simulate = [sys.executable, "cli.py", "simulate", "--backfill-hours", backfill]
         subprocess.run(simulate, cwd=HERE, env=environment, check=False)
     except KeyboardInterrupt:

@@ -65,3 +65,32 @@ CREATE TABLE IF NOT EXISTS rejected (
     body TEXT
 );
 CREATE INDEX IF NOT EXISTS rejected_by_received ON rejected (received_at);
+
+-- Names for workspaces and devices, imported from Control Hub's CSV exports
+-- (cli.py import-names). Rows are keyed by Control Hub's IDs, so a later
+-- export updates names in place; archived messages never depend on them.
+CREATE TABLE IF NOT EXISTS workspaces (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    capacity INTEGER,
+    type TEXT,
+    location TEXT,
+    floor TEXT,
+    building TEXT,
+    sip_address TEXT,
+    calendar TEXT,
+    imported_at TEXT
+);
+
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT,
+    name TEXT,
+    product TEXT,
+    serial TEXT,
+    mac TEXT,
+    ip TEXT,
+    software TEXT,
+    imported_at TEXT
+);
+CREATE INDEX IF NOT EXISTS devices_by_workspace ON devices (workspace_id);

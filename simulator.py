@@ -7,12 +7,14 @@ over real HTTP with the sender's credentials and keeps the acknowledged ones.
 """
 
 import base64
+import csv
 import http.client
 import json
 import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from messages import format_timestamp
@@ -255,3 +257,38 @@ def _post_tick(sender: Sender, building: Building, at: datetime):
         size = 3 if len(batch) >= 3 and building.rng.random() < 0.2 else 1
         sender.post(batch[:size])
         batch = batch[size:]
+
+
+WORKSPACE_EXPORT_HEADER = [
+    "Workspace ID", "Name", "Type", "Capacity", "Location", "Floor",
+    "Calendar Type", "SIP Address", "Devices",
+]  # fmt: skip
+DEVICE_EXPORT_HEADER = [
+    "Display Name", "Device ID", "Workspace ID", "Workspace", "Product", "Type",
+    "Serial Number", "MAC Address", "Software", "Status",
+]  # fmt: skip
+
+
+def write_name_exports(building: Building, folder: Path) -> list[Path]:
+    """Write the building's rooms as Control Hub's workspace and device CSVs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    workspaces, devices = folder / "workspaces.csv", folder / "devices.csv"
+    workspace_rows = [
+        [room.workspace_id, room.name, "Meeting room", room.capacity,
+         "Head office", f"Floor {1 + i // 4}", "None", "", 1]
+        for i, room in enumerate(building.rooms)
+    ]  # fmt: skip
+    device_rows = [
+        [f"{room.name} Room Kit", room.device_id, room.workspace_id, room.name,
+         "Cisco Room Kit", "roomdesk", room.serial,
+         f"00:1B:D5:00:{i // 256:02X}:{i % 256:02X}", "RoomOS 11.22", "Online"]
+        for i, room in enumerate(building.rooms)
+    ]  # fmt: skip
+    for path, header, rows in (
+        (workspaces, WORKSPACE_EXPORT_HEADER, workspace_rows),
+        (devices, DEVICE_EXPORT_HEADER, device_rows),
+    ):
+        # Control Hub's exports start with a byte-order mark; so do these.
+        with path.open("w", newline="", encoding="utf-8-sig") as file:
+            csv.writer(file).writerows([header, *rows])
+    return [workspaces, devices]
