@@ -65,11 +65,7 @@ def test_importing_names_never_touches_archived_messages(client, settings, rows)
     names.import_file(settings.database_path, EXPORTS / "devices.csv")
 
     assert rows("SELECT * FROM messages") == before
-    people = rows(
-        "SELECT w.name AS room, d.name AS device, s.number AS people"
-        " FROM status_changes s JOIN workspaces w ON w.id = s.workspace_id"
-        " JOIN devices d ON d.id = s.device_id WHERE s.key LIKE '%PeopleCount%'"
-    )
+    people = rows("SELECT room, device, people FROM people_count")
     assert people == [{"room": "Lovelace", "device": "Lovelace Board", "people": 4}]
 
 
