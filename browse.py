@@ -51,7 +51,19 @@ def _metadata(settings: Settings) -> dict:
     databases = metadata.setdefault("databases", {})
     databases[settings.database_name] = databases.pop("archive", {})
     metadata["allow"] = {"id": settings.viewer_username}
+    _point_dashboards_at(metadata, settings.database_name)
     return metadata
+
+
+def _point_dashboards_at(metadata: dict, database_name: str) -> None:
+    """metadata.yml calls the archive `archive`; its file may be named otherwise."""
+    dashboards = metadata.get("plugins", {}).get("datasette-dashboards", {})
+    for dashboard in dashboards.values():
+        parts = [*dashboard.get("charts", {}).values()]
+        parts += dashboard.get("filters", {}).values()
+        for part in parts:
+            if part.get("db") == "archive":
+                part["db"] = database_name
 
 
 def _session_secret(settings: Settings) -> str:
