@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import config
+import names
 from app import create_app
 from browse import create_datasette
 
@@ -104,3 +105,53 @@ class Browser:
 @pytest.fixture
 def browser(app, settings):
     return Browser(create_datasette(settings))
+
+
+# Named rooms and people counts for the analytics views and reports.
+EXPORTS = Path(__file__).parent / "fixtures" / "control-hub"
+PEOPLE = "RoomAnalytics.PeopleCount.Current"
+LOVELACE = "Y2lzY29zcGFyazovL3VybjpURUFNOnVzLXdlc3QtMl9yL1BMQUNFL3JvMDBtMQ"
+BOARD = "Y2lzY29zcGFyazovL3VybjpURUFNOnVzLXdlc3QtMl9yL0RFVklDRS9hMWIyYzNkNA"
+
+
+def status(at, updated=None, removed=(), workspace=LOVELACE, device=BOARD, **extra):
+    return {
+        "type": "status",
+        "workspaceId": workspace,
+        "deviceId": device,
+        "timestamp": f"2026-11-30T{at}:00.000Z",
+        "changes": {"updated": updated or {}, "removed": list(removed)},
+        **extra,
+    }
+
+
+@pytest.fixture
+def post(client):
+    def send(*messages):
+        response = client.post(
+            "/webhook", data=json.dumps(list(messages)), headers=SENDER_TOKEN
+        )
+        assert response.status_code == 200, response.json
+
+    return send
+
+
+@pytest.fixture
+def named(settings):
+    for export in ("workspaces.csv", "devices.csv"):
+        names.import_file(settings.database_path, EXPORTS / export)
+
+
+@pytest.fixture
+def lovelace_morning(post, named):
+    """3 people 09:10-09:40, none until 10:20, 5 until 11:30, then none.
+
+    Delivered out of order; 09:40 arrives twice identically (stored once) and
+    once more as a full sync (a second row with the same time and value).
+    """
+    post(status("10:20", {PEOPLE: 5}))
+    post(status("09:10", {PEOPLE: 3}))
+    post(status("09:40", {PEOPLE: 0}))
+    post(status("09:40", {PEOPLE: 0}))
+    post(status("09:40", {PEOPLE: 0}, isFullSync=True))
+    post(status("11:30", {PEOPLE: 0}))

@@ -3,16 +3,13 @@
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import SENDER_BASIC, example
+from conftest import EXPORTS, LOVELACE, SENDER_BASIC, example
 from server import ROOT
 
 import names
 
-EXPORTS = Path(__file__).parent / "fixtures" / "control-hub"
-LOVELACE = "Y2lzY29zcGFyazovL3VybjpURUFNOnVzLXdlc3QtMl9yL1BMQUNFL3JvMDBtMQ"
 HOPPER = "Y2lzY29zcGFyazovL3VybjpURUFNOnVzLXdlc3QtMl9yL1BMQUNFL3JvMDBtMg"
 
 

@@ -4,62 +4,9 @@ Messages go in through the real webhook, late and twice, as Control Hub may
 deliver them. 2026-11-30 is a Monday; office hours are 08:00 to 18:00 UTC.
 """
 
-import json
-from pathlib import Path
+from conftest import BOARD, LOVELACE, PEOPLE, status
 
-import pytest
-from conftest import SENDER_TOKEN
-
-import names
-
-EXPORTS = Path(__file__).parent / "fixtures" / "control-hub"
-PEOPLE = "RoomAnalytics.PeopleCount.Current"
-LOVELACE = "Y2lzY29zcGFyazovL3VybjpURUFNOnVzLXdlc3QtMl9yL1BMQUNFL3JvMDBtMQ"
-BOARD = "Y2lzY29zcGFyazovL3VybjpURUFNOnVzLXdlc3QtMl9yL0RFVklDRS9hMWIyYzNkNA"
 UNNAMED_ROOM, UNNAMED_DEVICE = "d29ya3NwYWNlLXVubmFtZWQ", "ZGV2aWNlLXVubmFtZWQ"
-
-
-def status(at, updated=None, removed=(), workspace=LOVELACE, device=BOARD, **extra):
-    return {
-        "type": "status",
-        "workspaceId": workspace,
-        "deviceId": device,
-        "timestamp": f"2026-11-30T{at}:00.000Z",
-        "changes": {"updated": updated or {}, "removed": list(removed)},
-        **extra,
-    }
-
-
-@pytest.fixture
-def post(client):
-    def send(*messages):
-        response = client.post(
-            "/webhook", data=json.dumps(list(messages)), headers=SENDER_TOKEN
-        )
-        assert response.status_code == 200, response.json
-
-    return send
-
-
-@pytest.fixture
-def named(settings):
-    for export in ("workspaces.csv", "devices.csv"):
-        names.import_file(settings.database_path, EXPORTS / export)
-
-
-@pytest.fixture
-def lovelace_morning(post, named):
-    """3 people 09:10-09:40, none until 10:20, 5 until 11:30, then none.
-
-    Delivered out of order; 09:40 arrives twice identically (stored once) and
-    once more as a full sync (a second row with the same time and value).
-    """
-    post(status("10:20", {PEOPLE: 5}))
-    post(status("09:10", {PEOPLE: 3}))
-    post(status("09:40", {PEOPLE: 0}))
-    post(status("09:40", {PEOPLE: 0}))
-    post(status("09:40", {PEOPLE: 0}, isFullSync=True))
-    post(status("11:30", {PEOPLE: 0}))
 
 
 def test_people_count_is_in_time_order_with_names_and_one_row_per_change(
