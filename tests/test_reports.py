@@ -61,20 +61,24 @@ def test_silent_devices_include_those_never_heard_from(lovelace_morning, browser
     assert by_device["Hopper Navigator"]["last_heard_at"] == ""
 
 
-def test_room_event_log_lists_a_rooms_reports_newest_first(lovelace_morning, browser):
+def test_room_event_log_lists_a_rooms_reports_newest_first(
+    lovelace_morning, post, browser
+):
+    press = {
+        "key": "UserInterface.Extensions.Widget.Action",
+        "value": {"Type": "clicked"},
+    }
+    post({**status("09:20"), "type": "events", "events": [press]})
+
     rows = report(
         browser, "room_event_log", room="Lovelace",
         **{"from": "2026-11-30", "to": "2026-11-30"},
     )  # fmt: skip
 
-    assert [r["at"][11:16] for r in rows] == [
-        "11:30",
-        "10:20",
-        "09:40",
-        "09:40",
-        "09:10",
-    ]
-    assert {r["kind"] for r in rows} == {"status"}
+    times = [r["at"][11:16] for r in rows]
+    assert times == ["11:30", "10:20", "09:40", "09:40", "09:20", "09:10"]
+    assert [r["kind"] for r in rows if r["at"][11:16] == "09:20"] == ["event"]
+    assert {r["device"] for r in rows} == {"Lovelace Board"}
 
 
 def test_dashboards_follow_the_archive_file_name(environ, tmp_path):
