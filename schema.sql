@@ -256,7 +256,9 @@ FROM (
     WHERE removed = 0
       AND (key IN ('RoomAnalytics.AmbientTemperature', 'RoomAnalytics.RelativeHumidity',
                    'RoomAnalytics.AmbientNoise.Level.A', 'RoomAnalytics.Sound.Level.A')
-           OR key LIKE 'Peripherals.ConnectedDevice[%].RoomAnalytics.AirQuality.Index')
+           -- The bounds let SQLite read this key range from the (key, at) index.
+           OR (key > 'Peripherals.ConnectedDevice[' AND key < 'Peripherals.ConnectedDevice\'
+               AND key LIKE 'Peripherals.ConnectedDevice[%].RoomAnalytics.AirQuality.Index'))
     GROUP BY workspace_id, device_id, at
 ) AS e
 LEFT JOIN workspaces AS w ON w.id = e.workspace_id
