@@ -67,12 +67,12 @@ def page(web):
         page.fill("#username", CREDENTIALS["VIEWER_USERNAME"])
         page.fill("#password", CREDENTIALS["VIEWER_PASSWORD"])
         page.click("input[type=submit]")
+        page.wait_for_url("**/-/dashboards/rooms")
         yield page
         browser.close()
 
 
 def test_dashboard_draws_every_chart_with_rooms_by_name(page):
-    page.wait_for_url("**/-/dashboards/rooms")
     for chart in VEGA_CHARTS:
         page.wait_for_selector(marks_of(chart), timeout=30_000)
     for metric in METRICS:
@@ -144,3 +144,26 @@ def test_dashboard_needs_the_viewer_login(web):
     assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
     assert b"Atlas" not in body and b"Atlas" not in chart
     assert b'name="password"' in form and b"Atlas" not in form
+
+
+@pytest.fixture(scope="module")
+def empty_web(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("empty")
+    environment = {**CREDENTIALS, "DATABASE_PATH": str(folder / "archive.db")}
+    process = WebProcess(environment, folder / "web.log")
+    yield process
+    process.close()
+
+
+def test_a_new_archive_shows_empty_charts_without_errors(page, empty_web):
+    # Cookies belong to the host, not the port, and both processes share the
+    # viewer login, so the session from the form still holds here.
+    page.errors.clear()
+    page.goto(f"{empty_web.url}/-/dashboards/rooms")
+    for metric in METRICS:
+        page.wait_for_selector(f"#chart-{metric} p", timeout=30_000)
+    page.wait_for_selector("#chart-occupancy svg", timeout=30_000)
+    page.goto(f"{empty_web.url}/")
+
+    assert "none yet" in page.locator(".arrival").all_inner_texts()[2]
+    assert page.errors == []
