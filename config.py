@@ -11,6 +11,17 @@ from pathlib import Path
 DEFAULT_DATABASE = "data/archive.db"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+ENVIRONMENTS = ("production", "development")
+DEFAULT_RETENTION_CHECK_SECONDS = 3600
+MIN_SECRET_LENGTH = 12
+MIN_DISTINCT_CHARACTERS = 6
+# Secrets that, stripped of digits and punctuation, are one of these words are
+# someone's placeholder or first guess, not a credential.
+DEFAULT_WORDS = frozenset(
+    {"password", "passwd", "changeme", "secret", "admin", "administrator",
+     "viewer", "controlhub", "webhook", "token", "letmein", "qwerty", "example",
+     "default", "welcome"}
+)  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -28,6 +39,14 @@ class Settings:
     session_secret: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     synchronous: str = "NORMAL"
+    environment: str = "production"
+    retention_days: int | None = None
+    retention_check_seconds: int = DEFAULT_RETENTION_CHECK_SECONDS
+
+    @property
+    def production(self) -> bool:
+        """Production unless ARCHIVE_ENV says development, so a deploy is never lax."""
+        return self.environment == "production"
 
     @property
     def database_name(self) -> str:
@@ -52,6 +71,11 @@ def from_environ(environ=None) -> Settings:
         session_secret=text("SESSION_SECRET"),
         max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         synchronous=(text("SQLITE_SYNCHRONOUS") or "NORMAL").upper(),
+        environment=(text("ARCHIVE_ENV") or "production").lower(),
+        retention_days=_positive_int(environ, "RETENTION_DAYS", None),
+        retention_check_seconds=_positive_int(
+            environ, "RETENTION_CHECK_SECONDS", DEFAULT_RETENTION_CHECK_SECONDS
+        ),
     )
     check(settings)
     return settings
@@ -78,9 +102,46 @@ def check(settings: Settings) -> None:
         raise ConfigError(
             f"SQLITE_SYNCHRONOUS must be one of {', '.join(SYNCHRONOUS_MODES)}"
         )
+    if settings.environment not in ENVIRONMENTS:
+        raise ConfigError(f"ARCHIVE_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    if settings.production:
+        _check_secrets(settings)
 
 
-def _positive_int(environ, name: str, default: int) -> int:
+def _check_secrets(settings: Settings) -> None:
+    """In production, refuse secrets that are short, guessable or contain a name."""
+    secrets = {
+        "WEBHOOK_PASSWORD": (settings.webhook_password, settings.webhook_username),
+        "WEBHOOK_TOKEN": (settings.webhook_token, None),
+        "VIEWER_PASSWORD": (settings.viewer_password, settings.viewer_username),
+        "SESSION_SECRET": (settings.session_secret, None),
+    }
+    for name, (value, username) in secrets.items():
+        if value is None:
+            continue
+        weakness = secret_weakness(value, username)
+        if weakness:
+            raise ConfigError(
+                f"{name} is too weak for production: {weakness} "
+                "(ARCHIVE_ENV=development allows it on a workstation)"
+            )
+
+
+def secret_weakness(value: str, username: str | None = None) -> str | None:
+    """Why a password or token is too weak to put on the internet, or None."""
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"use at least {MIN_SECRET_LENGTH} characters"
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        return f"use at least {MIN_DISTINCT_CHARACTERS} different characters"
+    letters = "".join(c for c in value.lower() if c.isalpha())
+    if letters in DEFAULT_WORDS:
+        return "it is a well-known default"
+    if username and username.lower() in value.lower():
+        return "it contains the username"
+    return None
+
+
+def _positive_int(environ, name: str, default: int | None) -> int | None:
     value = environ.get(name)
     if not value:
         return default

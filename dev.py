@@ -111,6 +111,7 @@ def name_simulated_rooms(environment: dict) -> None:
 def main() -> None:
     environment = {**os.environ, **dev_environment()}
     environment.setdefault("PORT", "8000")
+    environment.setdefault("ARCHIVE_ENV", "development")
     environment.setdefault("DATABASE_PATH", str(DATA / "archive.db"))
     port = environment["PORT"]
     if not port_is_free(int(port)):

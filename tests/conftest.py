@@ -47,6 +47,12 @@ def example_messages(name: str) -> list[dict]:
     return document if isinstance(document, list) else [document]
 
 
+def settings_from(**changes) -> config.Settings:
+    """Settings from the test credentials changed by keyword; None removes one."""
+    environ = {**CREDENTIALS, "DATABASE_PATH": "/tmp/x.db", **changes}
+    return config.from_environ({k: v for k, v in environ.items() if v is not None})
+
+
 @pytest.fixture
 def environ(tmp_path):
     return {**CREDENTIALS, "DATABASE_PATH": str(tmp_path / "archive.db")}

@@ -25,6 +25,18 @@ def process_environment(extra: dict) -> dict:
     return {"PATH": path, "HOME": os.environ.get("HOME", "/tmp"), **extra}
 
 
+def run_refused(environment: dict) -> subprocess.CompletedProcess:
+    """Run the Procfile's command where it should refuse to start; return the result."""
+    return subprocess.run(
+        procfile_command(),
+        cwd=ROOT,
+        env=process_environment(environment),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 class WebProcess:
     """A gunicorn master on 127.0.0.1 and its workers, stopped on close()."""
 

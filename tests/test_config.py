@@ -1,14 +1,9 @@
 """Start-up refuses a configuration that cannot serve, with a one-line reason."""
 
 import pytest
-from conftest import CREDENTIALS
+from conftest import CREDENTIALS, settings_from
 
 import config
-
-
-def settings_from(**changes):
-    environ = {**CREDENTIALS, "DATABASE_PATH": "/tmp/x.db", **changes}
-    return config.from_environ({k: v for k, v in environ.items() if v is not None})
 
 
 @pytest.mark.parametrize(
@@ -22,6 +17,15 @@ def settings_from(**changes):
           "VIEWER_PASSWORD": CREDENTIALS["WEBHOOK_PASSWORD"]}, "must differ"),
         ({"MAX_BODY_BYTES": "lots"}, "MAX_BODY_BYTES must be a positive"),
         ({"SQLITE_SYNCHRONOUS": "sometimes"}, "SQLITE_SYNCHRONOUS must be one of"),
+        ({"VIEWER_PASSWORD": "short"}, "VIEWER_PASSWORD is too weak for production: "
+         "use at least 12 characters"),
+        ({"WEBHOOK_PASSWORD": "Password2026!!"}, "WEBHOOK_PASSWORD is too weak for "
+         "production: it is a well-known default"),
+        ({"WEBHOOK_TOKEN": "Changeme2026!!"}, "WEBHOOK_TOKEN is too weak"),
+        ({"VIEWER_PASSWORD": "viewer-at-hq-2026"}, "it contains the username"),
+        ({"SESSION_SECRET": "abababababababab"}, "use at least 6 different"),
+        ({"ARCHIVE_ENV": "staging"}, "ARCHIVE_ENV must be one of"),
+        ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS must be a positive"),
     ],
 )  # fmt: skip
 def test_bad_configuration_is_refused_in_one_line(changes, reason):
@@ -38,3 +42,15 @@ def test_bad_configuration_is_refused_in_one_line(changes, reason):
 def test_either_credential_form_alone_is_enough(drop):
     settings = settings_from(**dict.fromkeys(drop))
     assert settings.database_name == "x"
+
+
+def test_development_accepts_the_weak_secrets_production_refuses():
+    settings = settings_from(ARCHIVE_ENV="development", VIEWER_PASSWORD="short")
+
+    assert not settings.production
+    assert settings_from().production
+
+
+def test_retention_is_off_unless_configured():
+    assert settings_from().retention_days is None
+    assert settings_from(RETENTION_DAYS="90").retention_days == 90

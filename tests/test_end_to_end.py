@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import subprocess
 import urllib.error
 import urllib.request
 
@@ -17,7 +16,7 @@ from conftest import (
     example,
     example_messages,
 )
-from server import ROOT, WebProcess, process_environment, procfile_command
+from server import WebProcess, run_refused
 
 import simulator
 
@@ -98,15 +97,7 @@ def test_simulator_traffic_is_all_acknowledged_and_archived(web):
 
 
 def test_gunicorn_refuses_to_start_without_credentials(tmp_path):
-    environment = process_environment({"DATABASE_PATH": str(tmp_path / "a.db")})
-    result = subprocess.run(
-        procfile_command(),
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_refused({"DATABASE_PATH": str(tmp_path / "a.db")})
 
     assert result.returncode != 0
     assert "configuration error: no webhook credentials" in result.stderr
