@@ -13,6 +13,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import config
+import health
 from archive import Archive, StorageUnavailable
 from auth import sender_auth
 from messages import UnusableBody, normalise, now_timestamp, parse_body
@@ -55,8 +56,11 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     def healthz():
         try:
             details = archive.health()
-        except StorageUnavailable as error:
+            details.update(health.storage(settings.database_path))
+        except (StorageUnavailable, OSError) as error:
             return jsonify(status="unhealthy", reason=str(error)), 503
+        newest = details["newest_message_received_at"]
+        details["newest_message_age_seconds"] = health.age_seconds(newest)
         return jsonify(status="ok", **details)
 
     @app.errorhandler(HTTPException)

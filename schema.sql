@@ -287,3 +287,47 @@ JOIN status_changes AS l
                AND t.at = newest.at)
 LEFT JOIN workspaces AS w ON w.id = l.workspace_id
 LEFT JOIN devices AS d ON d.id = l.device_id;
+-- ---------------------------------------------------------------------------
+-- Ingest health views, dropped and recreated at every start like the views
+-- above.
+-- ---------------------------------------------------------------------------
+
+DROP VIEW IF EXISTS ingest_stats;
+DROP VIEW IF EXISTS newest_message_per_device;
+
+-- What arrived and what was refused, per hour of the last seven days (older
+-- hours stay reachable by SQL on the tables). `detail` is the message type
+-- for stored messages and the reason for rejected requests.
+CREATE VIEW ingest_stats AS
+SELECT substr(received_at, 1, 13) || ':00Z' AS hour,
+       'stored' AS outcome,
+       type AS detail,
+       count(*) AS count
+FROM messages
+WHERE received_at >= strftime('%Y-%m-%dT%H', 'now', '-7 days')
+GROUP BY hour, detail
+UNION ALL
+SELECT substr(received_at, 1, 13) || ':00Z' AS hour,
+       'rejected' AS outcome,
+       reason AS detail,
+       count(*) AS count
+FROM rejected
+WHERE received_at >= strftime('%Y-%m-%dT%H', 'now', '-7 days')
+GROUP BY hour, detail
+ORDER BY hour DESC, outcome, count DESC;
+
+-- The newest message of every device that ever reported, and how long ago it
+-- arrived; max(id) per device reads only the messages_by_device index.
+CREATE VIEW newest_message_per_device AS
+SELECT m.device_id,
+       m.workspace_id,
+       m.received_at AS newest_received_at,
+       m.sent_at AS newest_sent_at,
+       m.type AS newest_type,
+       CAST(round((julianday('now') - julianday(m.received_at)) * 1440) AS INTEGER)
+           AS minutes_silent
+FROM (
+    SELECT max(id) AS id FROM messages WHERE device_id IS NOT NULL GROUP BY device_id
+) AS newest
+JOIN messages AS m ON m.id = newest.id
+ORDER BY minutes_silent DESC;
