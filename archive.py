@@ -62,6 +62,9 @@ def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
         timeout=BUSY_TIMEOUT_MS / 1000,
     )
     connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # Takes effect only in a new file, before its first table; it lets retention
+    # hand freed pages back to the disk (see retention.py).
+    connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {synchronous}")
     connection.executescript(SCHEMA.read_text())

@@ -10,9 +10,28 @@ from pathlib import Path
 
 import click
 
+import backup as backups
 import config
 import names
+import retention
 import simulator
+
+database_option = click.option(
+    "--database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DATABASE_PATH",
+    default=config.DEFAULT_DATABASE,
+    show_default="$DATABASE_PATH or data/archive.db",
+    help="The archive file.",
+)
+folder_option = click.option(
+    "--to",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="BACKUP_DIR",
+    default=None,
+    help="Folder for backups; default $BACKUP_DIR or backups/ beside the archive.",
+)
 
 
 @click.group()
@@ -128,6 +147,88 @@ def simulated_names(folder, rooms, seed):
     building = simulator.Building(rooms=rooms, seed=seed)
     for path in simulator.write_name_exports(building, folder):
         click.echo(f"wrote {path}")
+
+
+@cli.command()
+@database_option
+@folder_option
+@click.option("--gzip", "compress", is_flag=True, help="Write a .db.gz file.")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    envvar="BACKUP_KEEP",
+    default=7,
+    show_default=True,
+    help="Delete older backups beyond this many.",
+)
+def backup(database, folder, compress, keep):
+    """Write a consistent copy of the archive while the service keeps running."""
+    folder = folder or backups.default_folder(database)
+    try:
+        written = backups.backup(database, folder, compress=compress, keep=keep)
+    except backups.BackupError as error:
+        sys.exit(f"backup: {error}")
+    click.echo(f"backup written to {written} ({written.stat().st_size} bytes)")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@database_option
+@folder_option
+@click.confirmation_option(
+    prompt="Replace the archive's contents with this backup?",
+    help="Do not ask for confirmation.",
+)
+def restore(source, database, folder):
+    """Replace the archive with a backup (.db or .db.gz), keeping a safety copy."""
+    folder = folder or backups.default_folder(database)
+    try:
+        safety = backups.restore(source, database, folder)
+    except backups.BackupError as error:
+        sys.exit(f"restore: {error}")
+    if safety:
+        click.echo(f"the archive as it was is saved in {safety}")
+    click.echo(f"restored {database} from {source}")
+
+
+@cli.command()
+@database_option
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    envvar="RETENTION_DAYS",
+    required=True,
+    help="Delete what was received more than this many days ago; $RETENTION_DAYS.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=retention.BATCH_MESSAGES,
+    show_default=True,
+    help="Messages deleted per transaction.",
+)
+def prune(database, days, batch):
+    """Delete old messages, their rows and old rejections; reclaim the space."""
+    try:
+        pruned = retention.prune(database, days, batch=batch)
+    except (OSError, retention.sqlite3.Error) as error:
+        sys.exit(f"prune: {error}")
+    click.echo(pruned.summary())
+
+
+@cli.command()
+@database_option
+def compact(database):
+    """Rewrite an archive made before retention existed so pruning shrinks it.
+
+    Run once, in a quiet hour: the webhook answers 503 while it runs and
+    Control Hub retries later. It needs free disk as large as the archive.
+    """
+    try:
+        retention.compact(database)
+    except (OSError, retention.sqlite3.Error) as error:
+        sys.exit(f"compact: {error}")
+    click.echo(f"compacted {database}; pruning now returns space to the disk")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import os
 from a2wsgi import ASGIMiddleware
 
 import config
+import retention
 from app import create_app
 from browse import create_datasette
 
@@ -37,5 +38,6 @@ def create_application(settings: config.Settings | None = None):
     settings = settings or config.from_environ()
     webhook = create_app(settings)
     webhook.extensions["archive"].open()
+    retention.schedule(settings)
     datasette = create_datasette(settings)
     return compose(webhook.wsgi_app, ASGIMiddleware(datasette.app()))
