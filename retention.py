@@ -77,12 +77,22 @@ def reclaim(connection: sqlite3.Connection, pause: float = PAUSE_SECONDS) -> int
     if connection.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
         return 0
     freed = 0
-    while free := connection.execute("PRAGMA freelist_count").fetchone()[0]:
-        # Each step is its own short write transaction; fetchall runs it fully.
-        connection.execute(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})").fetchall()
-        freed += min(free, VACUUM_STEP_PAGES)
+    free = _free_pages(connection)
+    while free:
+        # Each step is its own short write transaction. executescript runs the
+        # pragma to completion; execute() would free a single page per call.
+        connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})")
+        remaining = _free_pages(connection)
+        if remaining >= free:
+            break  # new rows took pages as fast as they were freed
+        freed += free - remaining
+        free = remaining
         time.sleep(pause)
     return freed
+
+
+def _free_pages(connection: sqlite3.Connection) -> int:
+    return connection.execute("PRAGMA freelist_count").fetchone()[0]
 
 
 def compact(database: Path) -> None:
