@@ -5,6 +5,7 @@ command run next to the web process talks to the same archive and webhook.
 """
 
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -211,7 +212,7 @@ def prune(database, days, batch):
     """Delete old messages, their rows and old rejections; reclaim the space."""
     try:
         pruned = retention.prune(database, days, batch=batch)
-    except (OSError, retention.sqlite3.Error) as error:
+    except (OSError, sqlite3.Error) as error:
         sys.exit(f"prune: {error}")
     click.echo(pruned.summary())
 
@@ -226,7 +227,7 @@ def compact(database):
     """
     try:
         retention.compact(database)
-    except (OSError, retention.sqlite3.Error) as error:
+    except (OSError, sqlite3.Error) as error:
         sys.exit(f"compact: {error}")
     click.echo(f"compacted {database}; pruning now returns space to the disk")
 

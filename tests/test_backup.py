@@ -103,18 +103,23 @@ def test_restore_refuses_what_is_not_an_archive_and_keeps_the_live_one(
     live = hashes(settings.database_path)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database" * 100)
+    packed = backup.backup(settings.database_path, tmp_path, compress=True)
+    truncated = tmp_path / "truncated.db.gz"
+    truncated.write_bytes(packed.read_bytes()[:-100])
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
 
     refused = [
         cli("restore", "--yes", str(f), database=settings.database_path, check=False)
-        for f in (junk, other, tmp_path / "missing.db.gz")
+        for f in (junk, other, tmp_path / "missing.db.gz", truncated)
     ]
 
-    assert [r.returncode for r in refused] == [1, 1, 1]
+    assert [r.returncode for r in refused] == [1, 1, 1, 1]
     assert "is not a SQLite database" in refused[0].stderr
     assert "is not an archive: it has no messages table" in refused[1].stderr
     assert "does not exist" in refused[2].stderr
+    assert "truncated.db.gz could not be unpacked" in refused[3].stderr
+    assert not list(settings.database_path.parent.glob("tmp*.db"))  # cleaned up
     assert hashes(settings.database_path) == live
 
 
