@@ -67,7 +67,9 @@ def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
     connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {synchronous}")
-    connection.executescript(SCHEMA.read_text())
+    # One transaction, so workers starting together never see each other's
+    # half-applied schema (a view one of them has just dropped and recreated).
+    connection.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA.read_text()}\nCOMMIT;")
     return connection
 
 

@@ -1,6 +1,8 @@
 """Start-up refuses unwritable storage and weak secrets, and warns about wiped disks."""
 
+import multiprocessing
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -8,6 +10,7 @@ import pytest
 from conftest import CREDENTIALS, settings_from
 from server import ROOT, WebProcess, run_refused
 
+import archive
 import config
 import startup
 
@@ -111,3 +114,31 @@ def test_development_runner_is_not_warned_about_its_local_archive(tmp_path):
     )
 
     assert startup.check_storage(settings, environ={"DYNO": "web.1"}) == []
+
+
+def _open_archive(path, barrier, outcomes):
+    barrier.wait()
+    try:
+        archive.connect(path).close()
+        outcomes.put("ok")
+    except sqlite3.Error as error:
+        outcomes.put(str(error))
+
+
+def test_workers_starting_together_all_open_the_archive(tmp_path):
+    database = tmp_path / "archive.db"
+    archive.connect(database).close()  # a restart: the schema is already there
+    context = multiprocessing.get_context("fork")
+    outcomes = context.Queue()
+    for _ in range(8):
+        barrier = context.Barrier(4)
+        workers = [
+            context.Process(target=_open_archive, args=(database, barrier, outcomes))
+            for _ in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+
+    assert [outcomes.get(timeout=10) for _ in range(32)] == ["ok"] * 32
