@@ -287,6 +287,7 @@ JOIN status_changes AS l
                AND t.at = newest.at)
 LEFT JOIN workspaces AS w ON w.id = l.workspace_id
 LEFT JOIN devices AS d ON d.id = l.device_id;
+
 -- ---------------------------------------------------------------------------
 -- Ingest health views, dropped and recreated at every start like the views
 -- above.
