@@ -5,6 +5,10 @@ A request's messages are written in one transaction, and `store` returns only
 after COMMIT, so an answer of 200 always means the rows are in the database
 file. Any SQLite failure surfaces as `StorageUnavailable`, which the webhook
 answers with 503 so that Control Hub retries; the next call reconnects.
+
+SQLite keeps writing through its open file descriptor even when the file has
+been deleted, replaced or made read-only underneath it, so every write also
+checks that the path still names the open file and is writable.
 """
 
 import contextlib
@@ -17,6 +21,7 @@ from messages import ArchivedMessage
 
 SCHEMA = Path(__file__).with_name("schema.sql")
 BUSY_TIMEOUT_MS = 5000
+PROBE_BYTES = 4096  # one page: a full disk cannot take even this much
 
 INSERT_MESSAGE = """
 INSERT INTO messages (received_at, type, org_id, workspace_id, device_id, app_id,
@@ -80,6 +85,7 @@ class Archive:
         self.path = Path(path)
         self.synchronous = synchronous
         self._connection = None
+        self._identity = None  # (st_dev, st_ino) of the file the connection opened
         self._lock = threading.Lock()
 
     def open(self) -> None:
@@ -98,10 +104,12 @@ class Archive:
             self._write(lambda cursor, row: cursor.execute(INSERT_REJECTED, row), row)
 
     def health(self) -> dict:
-        """Check that a write transaction can start; report the newest message."""
+        """Check that the archive can take a write now; report the newest message."""
         with self._lock:
             connection = self._open()
             try:
+                self._check_file()
+                _probe_free_space(self.path.parent)
                 connection.execute("BEGIN IMMEDIATE")
                 connection.execute("ROLLBACK")
                 newest = connection.execute(
@@ -110,8 +118,9 @@ class Archive:
             except sqlite3.Error as error:
                 self._discard()
                 raise StorageUnavailable(_describe(error)) from error
-        if not os.access(self.path, os.W_OK):
-            raise StorageUnavailable(f"{self.path} is not writable")
+            except StorageUnavailable:
+                self._discard()
+                raise
         return {"newest_message_received_at": newest[0] if newest else None}
 
     def close(self) -> None:
@@ -122,13 +131,32 @@ class Archive:
         connection = self._open()
         cursor = connection.cursor()
         try:
+            self._check_file()
             cursor.execute("BEGIN IMMEDIATE")
             result = work(cursor, argument)
             cursor.execute("COMMIT")
+            # Checked again after COMMIT: a file unlinked meanwhile took the rows
+            # with it, and only an error makes Control Hub send them again.
+            self._check_file()
             return result
         except sqlite3.Error as error:
             self._rollback(connection)
             raise StorageUnavailable(_describe(error), busy=_is_busy(error)) from error
+        except StorageUnavailable:
+            self._rollback(connection)
+            raise
+
+    def _check_file(self):
+        """Raise StorageUnavailable unless the path is the open, writable file."""
+        try:
+            status = os.stat(self.path)
+        except OSError as error:
+            raise StorageUnavailable(f"{self.path}: {error.strerror}") from error
+        if (status.st_dev, status.st_ino) != self._identity:
+            raise StorageUnavailable(f"{self.path} was replaced or removed")
+        # access() also sees read-only mounts and immutable files for root.
+        if not os.access(self.path, os.W_OK):
+            raise StorageUnavailable(f"{self.path} is not writable")
 
     @staticmethod
     def _insert_messages(cursor, messages):
@@ -153,9 +181,17 @@ class Archive:
     def _open(self) -> sqlite3.Connection:
         if self._connection is None:
             try:
-                self._connection = connect(self.path, self.synchronous)
+                connection = connect(self.path, self.synchronous)
             except sqlite3.Error as error:
                 raise StorageUnavailable(_describe(error)) from error
+            try:
+                # Taken just after opening: the file the connection holds.
+                status = os.stat(self.path)
+            except OSError as error:
+                connection.close()
+                raise StorageUnavailable(f"{self.path}: {error.strerror}") from error
+            self._connection = connection
+            self._identity = (status.st_dev, status.st_ino)
         return self._connection
 
     def _rollback(self, connection):
@@ -173,6 +209,21 @@ class Archive:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.close()
             self._connection = None
+
+
+def _probe_free_space(directory: Path) -> None:
+    """Write and remove one page beside the archive; raise if the disk refuses."""
+    probe = directory / ".healthz-probe"
+    try:
+        with open(probe, "wb") as file:
+            file.write(bytes(PROBE_BYTES))
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as error:
+        raise StorageUnavailable(f"{directory}: {error.strerror}") from error
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
 
 
 def _is_busy(error: sqlite3.Error) -> bool:
