@@ -7,6 +7,7 @@ one-line reason that the sender sees and the `rejected` table keeps.
 """
 
 import hashlib
+import json
 import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,6 +21,9 @@ TIMESTAMP = re.compile(
     r"(Z|z|[+-]\d{2}:?\d{2})"
 )
 NUMERIC_TEXT = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+# Control Hub's messages nest four or five levels; anything far deeper is hostile
+# and would also exceed what the JSON encoder writes back.
+MAX_DEPTH = 64
 
 
 class UnusableBody(ValueError):
@@ -44,6 +48,8 @@ def parse_body(raw: bytes) -> list[dict]:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise UnusableBody(f"body is not JSON: {error}") from None
+    _check_depth(document)
+    _check_unique_keys(raw)
 
     envelope = isinstance(document, dict) and "type" not in document
     if envelope and isinstance(document.get("messages"), list):
@@ -56,6 +62,38 @@ def parse_body(raw: bytes) -> list[dict]:
         if not isinstance(message, dict):
             raise UnusableBody(f"message {position} is not a JSON object")
     return messages
+
+
+def _check_depth(document) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH, without recursion."""
+    level = [document]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for value in level
+            if isinstance(value, dict | list)
+            for child in (value.values() if isinstance(value, dict) else value)
+        ]
+        if not level:
+            return
+    raise UnusableBody(f"body is nested deeper than {MAX_DEPTH} levels")
+
+
+def _check_unique_keys(raw: bytes) -> None:
+    """Refuse an object with a repeated key: which value counts would be a guess."""
+
+    def unique(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise UnusableBody(f"key {key[:40]!r} appears twice in one object")
+            seen.add(key)
+
+    # orjson has already accepted the body, so only the keys are in question.
+    try:
+        json.loads(raw.decode("utf-8"), object_pairs_hook=unique)
+    except json.JSONDecodeError as error:
+        raise UnusableBody(f"body is not JSON: {error}") from None
 
 
 def normalise(message: dict, received_at: str) -> ArchivedMessage:
