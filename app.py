@@ -15,8 +15,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 import config
 import health
 from archive import Archive, StorageUnavailable
-from auth import sender_auth
+from auth import record_failure, sender_auth
 from messages import UnusableBody, normalise, now_timestamp, parse_body
+from signing import signature_valid
 
 log = logging.getLogger("webhook")
 RETRY_AFTER_BUSY = "1"
@@ -41,6 +42,11 @@ def create_app(settings: config.Settings | None = None) -> Flask:
             raw = request.get_data(cache=False)
         except RequestEntityTooLarge:
             return _reject(archive, received_at, "body too large", None, 413)
+        if settings.webhook_hmac_secret and not signature_valid(
+            settings, raw, request.headers.get(settings.webhook_hmac_header)
+        ):
+            record_failure("webhook", "wrong or missing signature", request.remote_addr)
+            return jsonify(error="wrong or missing request signature"), 401
         try:
             archived = [normalise(m, received_at) for m in parse_body(raw)]
         except UnusableBody as error:

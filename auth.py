@@ -3,11 +3,16 @@
 Control Hub sends either HTTP Basic or an authorization token that it copies
 verbatim into the Authorization header, so a token is accepted when the whole
 header equals it or equals "Bearer <token>" (the scheme in any case). Every
-comparison is constant-time.
+comparison is constant-time. Failed attempts, for the webhook and the viewer
+alike, go through `record_failure`, which logs them without the secret and
+counts them.
 """
 
+import hashlib
 import hmac
 import logging
+import threading
+from collections import Counter
 
 from flask import jsonify, request
 from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
@@ -16,14 +21,37 @@ from werkzeug.datastructures import Authorization
 from config import Settings
 
 SENDER = "sender"
-log = logging.getLogger("webhook")
+log = logging.getLogger("auth")
+failures = Counter()  # failed attempts in this worker process, by who was refused
+_failures_lock = threading.Lock()
 
 
 def same_secret(given: str | None, expected: str | None) -> bool:
-    """Constant-time equality of two secrets; False when either is missing."""
+    """Constant-time equality of two secrets; False when either is missing.
+
+    Digests of equal length are compared, so not even the secret's length shows
+    in the time taken.
+    """
     if given is None or expected is None:
         return False
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    given_digest = hashlib.sha256(given.encode("utf-8", "surrogatepass")).digest()
+    expected_digest = hashlib.sha256(expected.encode("utf-8")).digest()
+    return hmac.compare_digest(given_digest, expected_digest)
+
+
+def record_failure(who: str, reason: str, address) -> int:
+    """Log and count one refused attempt; never log what was presented."""
+    with _failures_lock:
+        failures[who] += 1
+        count = failures[who]
+    log.warning(
+        "unauthorised %s from %s: %s (failures in this worker: %d)",
+        who,
+        address,
+        reason,
+        count,
+    )
+    return count
 
 
 class VerbatimTokenAuth(HTTPTokenAuth):
@@ -72,7 +100,9 @@ def sender_auth(settings: Settings) -> MultiAuth:
         challenges.append(token.authenticate_header())
 
     def unauthorised(status):
-        log.warning("unauthorised from %s", request.remote_addr)
+        presented = "Authorization" in request.headers
+        reason = "wrong credentials" if presented else "no credentials"
+        record_failure("webhook", reason, request.remote_addr)
         response = jsonify(error="wrong or missing webhook credentials")
         response.headers["WWW-Authenticate"] = ", ".join(challenges)
         return response, status

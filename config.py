@@ -4,6 +4,7 @@ Every other module receives a `Settings`; none reads os.environ itself. A bad
 configuration raises `ConfigError` whose text is the one line an admin sees.
 """
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ DEFAULT_WORDS = frozenset(
      "viewer", "controlhub", "webhook", "token", "letmein", "qwerty", "example",
      "default", "welcome"}
 )  # fmt: skip
+HMAC_DIGESTS = ("sha1", "sha256")
+# Control Hub's own webhooks sign the body with HMAC-SHA1 in this header.
+DEFAULT_HMAC_HEADER = "X-Spark-Signature"
 
 
 class ConfigError(ValueError):
@@ -42,6 +46,11 @@ class Settings:
     environment: str = "production"
     retention_days: int | None = None
     retention_check_seconds: int = DEFAULT_RETENTION_CHECK_SECONDS
+    webhook_hmac_secret: str | None = None
+    webhook_hmac_header: str = DEFAULT_HMAC_HEADER
+    webhook_hmac_digest: str = "sha1"
+    webhook_hmac_prefix: str = ""
+    trusted_proxies: tuple = ()
 
     @property
     def production(self) -> bool:
@@ -76,6 +85,11 @@ def from_environ(environ=None) -> Settings:
         retention_check_seconds=_positive_int(
             environ, "RETENTION_CHECK_SECONDS", DEFAULT_RETENTION_CHECK_SECONDS
         ),
+        webhook_hmac_secret=text("WEBHOOK_HMAC_SECRET"),
+        webhook_hmac_header=text("WEBHOOK_HMAC_HEADER") or DEFAULT_HMAC_HEADER,
+        webhook_hmac_digest=(text("WEBHOOK_HMAC_DIGEST") or "sha1").lower(),
+        webhook_hmac_prefix=text("WEBHOOK_HMAC_PREFIX") or "",
+        trusted_proxies=_networks(environ, "TRUSTED_PROXIES"),
     )
     check(settings)
     return settings
@@ -98,6 +112,10 @@ def check(settings: Settings) -> None:
         )
     if viewer == basic:
         raise ConfigError("viewer and webhook credentials must differ")
+    if settings.webhook_hmac_digest not in HMAC_DIGESTS:
+        raise ConfigError(
+            f"WEBHOOK_HMAC_DIGEST must be one of {', '.join(HMAC_DIGESTS)}"
+        )
     if settings.synchronous not in SYNCHRONOUS_MODES:
         raise ConfigError(
             f"SQLITE_SYNCHRONOUS must be one of {', '.join(SYNCHRONOUS_MODES)}"
@@ -152,3 +170,18 @@ def _positive_int(environ, name: str, default: int | None) -> int | None:
     if number <= 0:
         raise ConfigError(f"{name} must be a positive whole number, not {value!r}")
     return number
+
+
+def _networks(environ, name: str) -> tuple:
+    """Comma-separated addresses or CIDR networks, such as 10.0.0.0/8,127.0.0.1."""
+    value = environ.get(name) or ""
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in value.split(",")
+            if part.strip()
+        )
+    except ValueError:
+        raise ConfigError(
+            f"{name} must list IP addresses or networks, not {value!r}"
+        ) from None
