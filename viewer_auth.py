@@ -8,17 +8,15 @@ appear in Datasette's metadata, which viewers can read at /-/metadata.
 
 import base64
 import binascii
-import logging
 import time
 from urllib.parse import quote, urlparse
 
 from datasette import hookimpl
 from datasette.utils import baseconv
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import Forbidden, NotFound, Response
 
-from auth import same_secret
+from auth import record_failure, same_secret
 
-log = logging.getLogger("viewer")
 SESSION_SECONDS = 7 * 24 * 3600
 REALM = 'Basic realm="archive", charset="UTF-8"'
 
@@ -50,11 +48,14 @@ def viewer_actor(datasette) -> dict:
 
 @hookimpl
 def actor_from_request(datasette, request):
-    credentials = basic_credentials(request.headers.get("authorization"))
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    credentials = basic_credentials(header)
     if credentials and credentials_valid(datasette, *credentials):
         return viewer_actor(datasette)
-    if credentials:
-        log.warning("viewer basic auth failed from %s", request.scope.get("client"))
+    reason = "wrong credentials" if credentials else "malformed authorization"
+    record_failure("viewer", reason, _client(request))
     return None
 
 
@@ -69,13 +70,18 @@ async def login(request, datasette):
             datasette, form.get("username", ""), form.get("password", "")
         ):
             return _logged_in(datasette, request, next_path)
-        log.warning("viewer login failed from %s", request.scope.get("client"))
+        record_failure("viewer", "wrong login form", _client(request))
         error = "Wrong username or password."
 
     html = await datasette.render_template(
         "login.html", {"error": error, "next": next_path}, request=request
     )
     return Response.html(html, status=401 if error else 200)
+
+
+def _client(request) -> str | None:
+    client = request.scope.get("client")
+    return client[0] if client else None
 
 
 def _logged_in(datasette, request, next_path):
@@ -102,9 +108,17 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
+async def allow_debug(request):
+    """Datasette's permission debugger answers anyone; here only the viewer learns
+    that it is switched off."""
+    if not request.actor:
+        raise Forbidden("log in to read the archive")
+    raise NotFound("not available")
+
+
 @hookimpl
 def register_routes():
-    return [(r"^/-/login$", login)]
+    return [(r"^/-/login$", login), (r"^/-/allow-debug$", allow_debug)]
 
 
 @hookimpl
