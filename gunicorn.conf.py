@@ -27,6 +27,8 @@ keepalive = 5
 # The control socket defaults to one path per user, shared by every gunicorn
 # on the machine; this service does not use it.
 control_socket_disable = True
+# Gunicorn trusts X-Forwarded-Proto from the same proxies as the app (edge.py).
+forwarded_allow_ips = os.environ.get("TRUSTED_PROXIES", "")
 accesslog = "-"
 logger_class = JsonRequestLogger
 

@@ -14,6 +14,7 @@ import config
 import retention
 from app import create_app
 from browse import create_datasette
+from edge import behind_proxies, with_security_headers
 
 WEBHOOK_PATHS = frozenset({"/webhook", "/healthz"})
 
@@ -40,4 +41,5 @@ def create_application(settings: config.Settings | None = None):
     webhook.extensions["archive"].open()
     retention.schedule(settings)
     datasette = create_datasette(settings)
-    return compose(webhook.wsgi_app, ASGIMiddleware(datasette.app()))
+    application = compose(webhook.wsgi_app, ASGIMiddleware(datasette.app()))
+    return behind_proxies(with_security_headers(application), settings.trusted_proxies)
