@@ -21,6 +21,15 @@ TIMESTAMP = re.compile(
     r"(Z|z|[+-]\d{2}:?\d{2})"
 )
 NUMERIC_TEXT = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+# Control Hub's IDs are base64 (standard or URL-safe); a dot, a backslash or a
+# control character in one means the message did not come from Control Hub.
+CONTROL_HUB_ID = re.compile(r"[A-Za-z0-9+/=_-]{1,1024}")
+# Types are camelCase words: status, events, healthCheck, action, ...
+MESSAGE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+# xAPI keys are dotted paths with indices; new ones appear, so only the length
+# and control characters are refused.
+MAX_KEY_LENGTH = 512
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # Control Hub's messages nest four or five levels; anything far deeper is hostile
 # and would also exceed what the JSON encoder writes back.
 MAX_DEPTH = 64
@@ -101,6 +110,8 @@ def normalise(message: dict, received_at: str) -> ArchivedMessage:
     kind = message.get("type")
     if not isinstance(kind, str) or not kind:
         raise UnusableBody("message has no type")
+    if not MESSAGE_TYPE.fullmatch(kind):
+        raise UnusableBody("type is not a word of at most 64 letters and digits")
     org_id, workspace_id, device_id, app_id = (
         _optional_text(message, field) for field in ID_FIELDS
     )
@@ -139,6 +150,8 @@ def _status_changes(message: dict, where: tuple) -> list[tuple]:
     if not isinstance(removed, list) or not all(isinstance(k, str) for k in removed):
         raise UnusableBody("changes.removed is not a list of keys")
 
+    for key in [*updated, *removed]:
+        _check_key(key, "changes")
     rows = [
         (*where, key, orjson.dumps(value).decode(), number_of(value), 0)
         for key, value in updated.items()
@@ -158,6 +171,7 @@ def _events(message: dict, where: tuple) -> list[tuple]:
     for position, event in enumerate(events):
         if not isinstance(event, dict) or not isinstance(event.get("key"), str):
             raise UnusableBody(f"event {position} has no key")
+        _check_key(event["key"], f"event {position}")
         at = _optional_timestamp(event, "timestamp") or where[0]
         value = orjson.dumps(event.get("value")).decode()
         rows.append((at, *where[1:], event["key"], value))
@@ -205,10 +219,20 @@ def _default(value, empty):
     return empty if value is None else value
 
 
+def _check_key(key: str, where: str) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH or CONTROL_CHARACTER.search(key):
+        raise UnusableBody(
+            f"{where} has a key that is empty, longer than {MAX_KEY_LENGTH} "
+            "characters or holds control characters"
+        )
+
+
 def _optional_text(message: dict, field: str) -> str | None:
     value = message.get(field)
     if value is not None and not isinstance(value, str):
         raise UnusableBody(f"{field} is not a string")
+    if value is not None and not CONTROL_HUB_ID.fullmatch(value):
+        raise UnusableBody(f"{field} is not a Control Hub ID (base64, 1024 at most)")
     return value
 
 
