@@ -28,7 +28,8 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     """Build the webhook app; settings default to the checked environment."""
     settings = settings or config.from_environ()
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # One byte over the limit is read, so that a chunked body past it shows.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     app.extensions["archive"] = archive = Archive(
         settings.database_path, settings.synchronous
     )
@@ -39,9 +40,11 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     def receive():
         received_at = now_timestamp()
         try:
-            raw = request.get_data(cache=False)
+            raw = _read_body(settings.max_body_bytes)
         except RequestEntityTooLarge:
             return _reject(archive, received_at, "body too large", None, 413)
+        except IncompleteBody as error:
+            return _reject(archive, received_at, str(error), error.received, 400)
         if settings.webhook_hmac_secret and not signature_valid(
             settings, raw, request.headers.get(settings.webhook_hmac_header)
         ):
@@ -74,6 +77,31 @@ def create_app(settings: config.Settings | None = None) -> Flask:
         return jsonify(error=error.description), error.code
 
     return app
+
+
+class IncompleteBody(Exception):
+    """The body ended before its Content-Length, or its chunks were malformed."""
+
+    def __init__(self, reason: str, received: bytes | None = None):
+        super().__init__(reason)
+        self.received = received
+
+
+def _read_body(limit: int) -> bytes:
+    """The complete body; raise RequestEntityTooLarge or IncompleteBody otherwise."""
+    try:
+        raw = request.get_data(cache=False)
+    except HTTPException:
+        raise
+    except Exception as error:
+        # Gunicorn's chunk parser raises its own exceptions, with no common base.
+        raise IncompleteBody("body's chunked encoding is malformed") from error
+    if len(raw) > limit:
+        raise RequestEntityTooLarge()
+    expected = request.content_length
+    if expected is not None and len(raw) < expected:
+        raise IncompleteBody(f"body ended after {len(raw)} of {expected} bytes", raw)
+    return raw
 
 
 def _reject(archive, received_at, reason, raw, status):
