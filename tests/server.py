@@ -1,6 +1,8 @@
 """Start the real web process, exactly as the Procfile says, for end-to-end tests."""
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,8 +42,8 @@ def run_refused(environment: dict) -> subprocess.CompletedProcess:
 class WebProcess:
     """A gunicorn master on 127.0.0.1 and its workers, stopped on close()."""
 
-    def __init__(self, environment: dict, log_path: Path):
-        self.port = free_port()
+    def __init__(self, environment: dict, log_path: Path, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         env = process_environment({**environment, "PORT": str(self.port)})
@@ -63,6 +65,23 @@ class WebProcess:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("web process never became healthy")
+
+    def worker_pids(self) -> list[int]:
+        """The master's current child processes: its workers."""
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        except FileNotFoundError:
+            return []
+        return [int(child) for child in children.split()]
+
+    def kill(self) -> None:
+        """SIGKILL the master and every worker at once, as a crashing host would."""
+        for pid in [self.process.pid, *self.worker_pids()]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait()
+        self._log.close()
 
     def close(self) -> None:
         self.process.terminate()
