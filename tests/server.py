@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -91,3 +92,13 @@ class WebProcess:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+def http_request(url, data=None, headers=None, method=None):
+    """One HTTP request; returns (status, body, headers) for every status."""
+    call = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(call, timeout=20) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers

@@ -3,8 +3,7 @@
 import csv
 import io
 import json
-import urllib.error
-import urllib.request
+import urllib.parse
 
 import pytest
 from conftest import (
@@ -17,6 +16,7 @@ from conftest import (
     example_messages,
 )
 from server import WebProcess, run_refused
+from server import http_request as request
 
 import simulator
 
@@ -28,15 +28,6 @@ def web(tmp_path_factory):
     process = WebProcess(environment, folder / "web.log")
     yield process
     process.close()
-
-
-def request(url, data=None, headers=None):
-    call = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(call, timeout=20) as response:
-            return response.status, response.read(), response.headers
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), error.headers
 
 
 def read_json(web, sql):

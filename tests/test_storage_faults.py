@@ -1,0 +1,175 @@
+"""Storage faults under the real gunicorn process: disk full, read-only file,
+directory gone. The webhook answers 503 with Retry-After, /healthz turns
+unhealthy, the workers keep running, and both recover by themselves once the
+fault clears. Every 200 is in the archive afterwards.
+
+The archive lives on a small tmpfs mounted for the test, so this needs root,
+as CI has; `chattr +i` makes the file read-only even for root.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+
+import pytest
+from conftest import CREDENTIALS, SENDER_TOKEN
+from server import WebProcess, http_request
+
+VOLUME_SIZE = "4m"
+
+
+@pytest.fixture
+def volume(tmp_path):
+    if os.geteuid() != 0:
+        pytest.fail("the storage fault tests mount a tmpfs and need root")
+    mount_point = tmp_path / "volume"
+    mount_point.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={VOLUME_SIZE}", "tmpfs", mount_point],
+        check=True,
+    )
+    (mount_point / "data").mkdir()
+    yield mount_point
+    subprocess.run(["chattr", "-R", "-i", mount_point], check=False)
+    unmount(mount_point)
+
+
+def unmount(mount_point, seconds: float = 15) -> None:
+    """Unmount, waiting for the stopped workers' last open files to close."""
+    deadline = time.monotonic() + seconds
+    while subprocess.run(["umount", mount_point], capture_output=True).returncode:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{mount_point} is still busy")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def web(volume, tmp_path):
+    environment = {**CREDENTIALS, "DATABASE_PATH": str(volume / "data" / "archive.db")}
+    process = WebProcess(environment, tmp_path / "web.log")
+    process.database = volume / "data" / "archive.db"
+    yield process
+    process.close()
+
+
+class Sender:
+    """Posts numbered messages and remembers which ones were acknowledged."""
+
+    def __init__(self, web):
+        self.web = web
+        self.sent = 0
+        self.acknowledged = []
+
+    def post(self):
+        self.sent += 1
+        message = {
+            "type": "status",
+            "deviceId": f"ZGV2aWNl{self.sent:06d}",
+            "changes": {"updated": {"RoomAnalytics.PeopleCount.Current": 3}},
+            "padding": "p" * 2000,  # fills the disk in fewer requests
+        }
+        status, body, headers = http_request(
+            f"{self.web.url}/webhook", json.dumps(message).encode(), SENDER_TOKEN
+        )
+        assert status in (200, 503), body
+        if status == 200:
+            self.acknowledged.append(message["deviceId"])
+        else:
+            assert headers["Retry-After"]
+        return status
+
+    def post_until(self, wanted: int, attempts: int = 500) -> None:
+        for _ in range(attempts):
+            if self.post() == wanted:
+                return
+        pytest.fail(f"no {wanted} in {attempts} posts")
+
+
+def health(web) -> int:
+    return http_request(f"{web.url}/healthz")[0]
+
+
+def assert_unhealthy_but_running(web, workers):
+    # Each worker answers on its own; ask often enough to reach both.
+    assert {health(web) for _ in range(10)} == {503}
+    assert web.process.poll() is None
+    assert sorted(web.worker_pids()) == workers
+
+
+def assert_recovers(web, sender):
+    deadline = time.monotonic() + 15
+    while {health(web) for _ in range(4)} != {200}:
+        assert time.monotonic() < deadline, "never healthy again"
+        time.sleep(0.2)
+    for _ in range(10):
+        assert sender.post() == 200
+
+
+def archived_devices(web) -> set:
+    # Closed at once: an open file would keep the volume from unmounting.
+    with contextlib.closing(sqlite3.connect(web.database)) as connection:
+        return {row[0] for row in connection.execute("SELECT device_id FROM messages")}
+
+
+def fill(directory) -> None:
+    with open(directory / "filler", "wb") as filler:
+        try:
+            while True:
+                filler.write(bytes(65536))
+                filler.flush()
+        except OSError:
+            pass
+
+
+def test_disk_full_answers_503_then_recovers(web, volume):
+    sender = Sender(web)
+    sender.post_until(200)
+    workers = sorted(web.worker_pids())
+
+    fill(volume)
+    sender.post_until(503)
+    assert_unhealthy_but_running(web, workers)
+
+    (volume / "filler").unlink()
+    assert_recovers(web, sender)
+    assert set(sender.acknowledged) <= archived_devices(web)
+
+
+def test_read_only_database_answers_503_then_recovers(web):
+    sender = Sender(web)
+    sender.post_until(200)
+    workers = sorted(web.worker_pids())
+
+    subprocess.run(["chattr", "+i", web.database], check=True)
+    acknowledged_before = len(sender.acknowledged)
+    for _ in range(10):
+        assert sender.post() == 503
+    assert_unhealthy_but_running(web, workers)
+    assert len(sender.acknowledged) == acknowledged_before
+
+    subprocess.run(["chattr", "-i", web.database], check=True)
+    assert_recovers(web, sender)
+    assert set(sender.acknowledged) <= archived_devices(web)
+
+
+def test_missing_directory_answers_503_then_recovers(web):
+    sender = Sender(web)
+    sender.post_until(200)
+    workers = sorted(web.worker_pids())
+
+    # The workers still hold the deleted file open: SQLite would happily go on
+    # writing into it, and those writes would be lost with it.
+    shutil.rmtree(web.database.parent)
+    gone_at = len(sender.acknowledged)
+    for _ in range(10):
+        assert sender.post() == 503
+    assert_unhealthy_but_running(web, workers)
+
+    web.database.parent.mkdir()
+    assert_recovers(web, sender)
+    assert len(sender.acknowledged) == gone_at + 10
+    assert set(sender.acknowledged[gone_at:]) == archived_devices(web)
