@@ -148,11 +148,7 @@ class Archive:
 
     def _check_file(self):
         """Raise StorageUnavailable unless the path is the open, writable file."""
-        try:
-            status = os.stat(self.path)
-        except OSError as error:
-            raise StorageUnavailable(f"{self.path}: {error.strerror}") from error
-        if (status.st_dev, status.st_ino) != self._identity:
+        if _identity(self.path) != self._identity:
             raise StorageUnavailable(f"{self.path} was replaced or removed")
         # access() also sees read-only mounts and immutable files for root.
         if not os.access(self.path, os.W_OK):
@@ -181,17 +177,17 @@ class Archive:
     def _open(self) -> sqlite3.Connection:
         if self._connection is None:
             try:
-                connection = connect(self.path, self.synchronous)
+                self._connection = connect(self.path, self.synchronous)
             except sqlite3.Error as error:
                 raise StorageUnavailable(_describe(error)) from error
             try:
                 # Taken just after opening: the file the connection holds.
-                status = os.stat(self.path)
-            except OSError as error:
-                connection.close()
-                raise StorageUnavailable(f"{self.path}: {error.strerror}") from error
-            self._connection = connection
-            self._identity = (status.st_dev, status.st_ino)
+                self._identity = _identity(self.path)
+                # SQLite silently opens a write-protected file read-only.
+                self._check_file()
+            except StorageUnavailable:
+                self._discard()
+                raise
         return self._connection
 
     def _rollback(self, connection):
@@ -209,6 +205,15 @@ class Archive:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.close()
             self._connection = None
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """The device and inode the path names now."""
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        raise StorageUnavailable(f"{path}: {error.strerror}") from error
+    return status.st_dev, status.st_ino
 
 
 def _probe_free_space(directory: Path) -> None:

@@ -13,7 +13,9 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from conftest import CREDENTIALS, SENDER_TOKEN
@@ -23,11 +25,12 @@ VOLUME_SIZE = "4m"
 
 
 @pytest.fixture
-def volume(tmp_path):
+def volume():
     if os.geteuid() != 0:
         pytest.fail("the storage fault tests mount a tmpfs and need root")
-    mount_point = tmp_path / "volume"
-    mount_point.mkdir()
+    # Outside pytest's own temporary folders, which a concurrent pytest session
+    # may clean up, recursively, while this one still runs.
+    mount_point = Path(tempfile.mkdtemp(prefix="room-archive-volume-"))
     subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={VOLUME_SIZE}", "tmpfs", mount_point],
         check=True,
@@ -36,6 +39,7 @@ def volume(tmp_path):
     yield mount_point
     subprocess.run(["chattr", "-R", "-i", mount_point], check=False)
     unmount(mount_point)
+    mount_point.rmdir()
 
 
 def unmount(mount_point, seconds: float = 15) -> None:
@@ -93,13 +97,6 @@ def health(web) -> int:
     return http_request(f"{web.url}/healthz")[0]
 
 
-def assert_unhealthy_but_running(web, workers):
-    # Each worker answers on its own; ask often enough to reach both.
-    assert {health(web) for _ in range(10)} == {503}
-    assert web.process.poll() is None
-    assert sorted(web.worker_pids()) == workers
-
-
 def assert_recovers(web, sender):
     deadline = time.monotonic() + 15
     while {health(web) for _ in range(4)} != {200}:
@@ -125,51 +122,53 @@ def fill(directory) -> None:
             pass
 
 
-def test_disk_full_answers_503_then_recovers(web, volume):
+@pytest.fixture
+def sender(web):
+    """A sender whose first message is acknowledged; web.workers as they were then."""
     sender = Sender(web)
     sender.post_until(200)
-    workers = sorted(web.worker_pids())
+    web.workers = sorted(web.worker_pids())
+    return sender
 
+
+def assert_refused_while_broken(web, sender):
+    acknowledged = len(sender.acknowledged)
+    for _ in range(10):
+        assert sender.post() == 503
+    assert len(sender.acknowledged) == acknowledged
+    # Each worker answers on its own; ask often enough to reach both.
+    assert {health(web) for _ in range(10)} == {503}
+    assert web.process.poll() is None
+    assert sorted(web.worker_pids()) == web.workers
+
+
+def test_disk_full_answers_503_then_recovers(web, sender, volume):
     fill(volume)
+    # SQLite first fills the space its log file already holds: that is on disk.
     sender.post_until(503)
-    assert_unhealthy_but_running(web, workers)
+    assert_refused_while_broken(web, sender)
 
     (volume / "filler").unlink()
     assert_recovers(web, sender)
     assert set(sender.acknowledged) <= archived_devices(web)
 
 
-def test_read_only_database_answers_503_then_recovers(web):
-    sender = Sender(web)
-    sender.post_until(200)
-    workers = sorted(web.worker_pids())
-
+def test_read_only_database_answers_503_then_recovers(web, sender):
     subprocess.run(["chattr", "+i", web.database], check=True)
-    acknowledged_before = len(sender.acknowledged)
-    for _ in range(10):
-        assert sender.post() == 503
-    assert_unhealthy_but_running(web, workers)
-    assert len(sender.acknowledged) == acknowledged_before
+    assert_refused_while_broken(web, sender)
 
     subprocess.run(["chattr", "-i", web.database], check=True)
     assert_recovers(web, sender)
     assert set(sender.acknowledged) <= archived_devices(web)
 
 
-def test_missing_directory_answers_503_then_recovers(web):
-    sender = Sender(web)
-    sender.post_until(200)
-    workers = sorted(web.worker_pids())
-
+def test_missing_directory_answers_503_then_recovers(web, sender):
     # The workers still hold the deleted file open: SQLite would happily go on
     # writing into it, and those writes would be lost with it.
     shutil.rmtree(web.database.parent)
     gone_at = len(sender.acknowledged)
-    for _ in range(10):
-        assert sender.post() == 503
-    assert_unhealthy_but_running(web, workers)
+    assert_refused_while_broken(web, sender)
 
     web.database.parent.mkdir()
     assert_recovers(web, sender)
-    assert len(sender.acknowledged) == gone_at + 10
     assert set(sender.acknowledged[gone_at:]) == archived_devices(web)
