@@ -12,6 +12,7 @@ import yaml
 from datasette.app import Datasette
 from datasette.plugins import pm
 
+import browse_guard
 import viewer_auth
 from config import Settings
 
@@ -31,6 +32,8 @@ DATASETTE_SETTINGS = {
 
 if not pm.has_plugin("viewer_auth"):
     pm.register(viewer_auth, name="viewer_auth")
+if not pm.has_plugin("browse_guard"):
+    pm.register(browse_guard, name="browse_guard")
 
 
 def create_datasette(settings: Settings) -> Datasette:
