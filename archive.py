@@ -175,6 +175,9 @@ class Archive:
         return stored, len(messages) - stored
 
     def _open(self) -> sqlite3.Connection:
+        if self._connection is not None and not self._holds_current_file():
+            # Replaced or recreated since: this connection holds the old file.
+            self._discard()
         if self._connection is None:
             try:
                 self._connection = connect(self.path, self.synchronous)
@@ -189,6 +192,12 @@ class Archive:
                 self._discard()
                 raise
         return self._connection
+
+    def _holds_current_file(self) -> bool:
+        try:
+            return _identity(self.path) == self._identity
+        except StorageUnavailable:
+            return False
 
     def _rollback(self, connection):
         # A failed write can leave the connection unusable (disk full, file
