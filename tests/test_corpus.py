@@ -157,7 +157,7 @@ CORPUS = {
     "PATCH": Case((post("/webhook", b"{}", AUTH).replace(b"POST", b"PATCH", 1),), 405),
     # Datasette's routes answer these, without reading or storing anything.
     "dot-dot path": Case((post("/webhook/../healthz", b"{}", AUTH),), 405),
-    "encoded dot-dot path": Case((post("/%2e%2e/webhook", b"{}", AUTH),), 404),
+    "encoded dot-dot path": Case((post("/%2e%2e/webhook", b"{}", AUTH),), 405),
     # Chunked and slow bodies
     "chunked broken JSON": Case(
         (chunked_post(chunked(b'{"type":', b' "sta')),), 400, "not JSON"
