@@ -62,7 +62,7 @@ CORPUS = {
     "two documents": body(b'{"type": "a"}{"type": "b"}', "not JSON"),
     "single quotes": body(b"{'type': 'status'}", "not JSON"),
     "trailing comma": body(b'{"type": "status",}', "not JSON"),
-    "comment": body(b'{"type": "status"} // note', "not JSON"),
+    "comment": body(b'{"type": "status"} // remark', "not JSON"),
     # Not a message
     "number": body(b"42", "not a JSON object"),
     "string": body(b'"status"', "not a JSON object"),
@@ -190,10 +190,10 @@ CORPUS = {
     "negative length": Case((raw_post("Content-Length: -1"),), 400),
     "space before colon": Case((raw_post("Content-Length : 2") + b"{}",), 400),
     "NUL in a header": Case(
-        (raw_post("X-Note: a\x00b", "Content-Length: 2") + b"{}",), 400
+        (raw_post("X-Remark: a\x00b", "Content-Length: 2") + b"{}",), 400
     ),
     "folded header": Case(
-        (raw_post("X-Note: a", " folded", "Content-Length: 2") + b"{}",), 400
+        (raw_post("X-Remark: a", " folded", "Content-Length: 2") + b"{}",), 400
     ),
     "bare LF lines": Case(
         (raw_post("Content-Length: 2").replace(b"\r\n", b"\n") + b"{}",), 400

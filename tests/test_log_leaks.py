@@ -65,7 +65,7 @@ def post(web, body: bytes, headers: dict) -> int:
 
 
 def post_messages(web):
-    action = {"type": "action", "orgId": "b3Jn", "jwt": JWT, "note": BODY_MARKER}
+    action = {"type": "action", "orgId": "b3Jn", "jwt": JWT, "remark": BODY_MARKER}
     body = json.dumps(action).encode()
     token = {"Authorization": CREDENTIALS["WEBHOOK_TOKEN"]}
     sender = basic(CREDENTIALS["WEBHOOK_USERNAME"], CREDENTIALS["WEBHOOK_PASSWORD"])
