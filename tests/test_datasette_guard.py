@@ -52,8 +52,30 @@ SAMPLES = {
         "/archive/messages/1",
         "/archive/messages/1.json",
     ],
+    r"^/-/dashboards$": ["/-/dashboards"],
+    r"^/-/dashboards/(?P<slug>[^/]+)$": ["/-/dashboards/rooms"],
+    r"^/-/dashboards/(?P<slug>[^/]+)/embed$": ["/-/dashboards/rooms/embed"],
+    r"^/-/dashboards/(?P<slug>[^/]+)/(?P<chart_slug>[^/]+)$": [
+        "/-/dashboards/rooms/people-now"
+    ],
+    r"^/-/dashboards/(?P<slug>[^/]+)/(?P<chart_slug>[^/]+)/embed$": [
+        "/-/dashboards/rooms/people-now/embed"
+    ],
 }
-OPEN = {r"^/-/login$", "/favicon.ico", r"/-/static/(?P<path>.*)$"}
+OPEN = {
+    r"^/-/login$",
+    "/favicon.ico",
+    r"/-/static/(?P<path>.*)$",
+    *(
+        f"/-/static-plugins/{plugin}/(?P<path>.*)$"
+        for plugin in (
+            "datasette-leaflet",
+            "datasette_leaflet",
+            "datasette-dashboards",
+            "datasette_dashboards",
+        )
+    ),
+}
 GUARDED_PATHS = [path for paths in SAMPLES.values() for path in paths]
 
 
