@@ -106,9 +106,9 @@ CORPUS = {
     "lone surrogate": body(b'{"type": "status", "x": "\\ud800"}', "not JSON"),
     "byte order mark": body(b'\xef\xbb\xbf{"type": "status"}', "not JSON"),
     # Duplicate keys and deep nesting
-    "repeated type": body(b'{"type": "status", "type": "events"}', "twice"),
+    "repeated type": body(b'{"type": "status", "type": "events"}', "same key twice"),
     "repeated key inside": body(
-        STATUS + b'"changes": {"updated": {"k": 1, "k": 2}}}', "twice"
+        STATUS + b'"changes": {"updated": {"k": 1, "k": 2}}}', "same key twice"
     ),
     "nested 100 deep": body(b"[" * 100 + b"]" * 100, "nested deeper"),
     "nested 300 in a value": body(

@@ -73,6 +73,8 @@ def post_messages(web):
     assert post(web, body, {**sender, **signed(body)}) == 200
     broken = f"not json {BODY_MARKER} {JWT}".encode()
     assert post(web, broken, {**sender, **signed(broken)}) == 400
+    repeated = f'{{"type": "status", "{BODY_MARKER}": 1, "{BODY_MARKER}": 2}}'.encode()
+    assert post(web, repeated, {**sender, **signed(repeated)}) == 400
     assert post(web, body, {**sender, "X-Spark-Signature": "0" * 40}) == 401
 
 
