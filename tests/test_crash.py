@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 from conftest import CREDENTIALS
 from server import WebProcess
 
@@ -119,9 +120,11 @@ def acknowledged(traffic) -> list[dict]:
     return [message for t in traffic for message in t.sender.acknowledged]
 
 
-def wait_for_acknowledged(traffic, count: int) -> None:
+def wait_for_acknowledged(traffic, count: int, server: Server) -> None:
     deadline = time.monotonic() + SECONDS_PER_KILL
     while len(acknowledged(traffic)) < count:
+        if server.web.process.poll() is not None:
+            pytest.fail("the web process stopped:\n" + server.log.read_text()[-3000:])
         assert time.monotonic() < deadline, f"stuck below {count} acknowledged"
         time.sleep(0.01)
 
@@ -144,10 +147,10 @@ def test_no_acknowledged_message_is_lost_or_doubled_across_kills(tmp_path):
     started = time.monotonic()
 
     for kill in range(KILLS):
-        wait_for_acknowledged(traffic, MESSAGES * (kill + 1) // (KILLS + 1))
+        wait_for_acknowledged(traffic, MESSAGES * (kill + 1) // (KILLS + 1), server)
         time.sleep(rng.uniform(0, 0.05))  # so kills land at any point of a request
         server.kill(rng.choice(list(server.kills)), rng)
-    wait_for_acknowledged(traffic, MESSAGES)
+    wait_for_acknowledged(traffic, MESSAGES, server)
     stop.set()
     for thread in traffic:
         thread.join(timeout=30)

@@ -77,6 +77,7 @@ def login_cookie(web) -> str:
 
 def test_forwarded_headers_from_an_untrusted_client_are_ignored(direct):
     assert rejected_address(direct) == "127.0.0.1"
+    assert "203.0.113.9" not in direct.log_path.read_text()
     assert "Secure" not in login_cookie(direct)
     _, _, headers = http_request(f"{direct.url}/healthz", headers=FORWARDED)
     assert "Strict-Transport-Security" not in headers
@@ -84,6 +85,7 @@ def test_forwarded_headers_from_an_untrusted_client_are_ignored(direct):
 
 def test_trusted_proxy_gives_the_client_address_and_https(proxied):
     assert rejected_address(proxied) == "203.0.113.9"
+    assert '"remote_addr": "203.0.113.9"' in proxied.log_path.read_text()
     assert "Secure" in login_cookie(proxied)
     _, _, headers = http_request(f"{proxied.url}/healthz", headers=FORWARDED)
     assert headers["Strict-Transport-Security"].startswith("max-age=")
