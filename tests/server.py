@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from dev import procfile_command
+from dev import procfile_command, stop
 
 ROOT = Path(__file__).parent.parent
 
@@ -85,12 +85,7 @@ class WebProcess:
         self._log.close()
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
         self._log.close()
 
 

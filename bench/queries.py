@@ -1,0 +1,106 @@
+"""Page times through the real Datasette, as a viewer sees them.
+
+The pages are discovered from the archive and metadata.yml when the
+benchmark runs, so every view and canned query that exists is measured:
+each view's page, each canned query's page, the status_changes table page
+with its facets, and a filtered table page.
+"""
+
+import base64
+import json
+import sqlite3
+import statistics
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+METADATA = Path(__file__).resolve().parent.parent / "metadata.yml"
+REPEATS = 5
+
+
+def pages(database: Path) -> list[tuple[str, str, float]]:
+    """(what, path, target in ms) for every page the query benchmark covers."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        views = [
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"
+            )
+        ]
+        device = connection.execute(
+            "SELECT device_id FROM status_changes ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    metadata = yaml.safe_load(METADATA.read_text()) or {}
+    archive = metadata.get("databases", {}).get("archive", {})
+    found = [(f"view {name}", f"/archive/{_quote(name)}", 100) for name in views]
+    found += [
+        (f"canned query {name}", f"/archive/{_quote(name)}", 100)
+        for name in archive.get("queries", {})
+    ]
+    found.append(
+        ("status_changes page, facets key+removed", "/archive/status_changes", 300)
+    )
+    filters = urllib.parse.urlencode(
+        {"key": "RoomAnalytics.PeopleCount.Current", "device_id": device[0]}
+    )
+    found.append(
+        (
+            "status_changes filtered: key + device",
+            f"/archive/status_changes?{filters}",
+            100,
+        )
+    )
+    return found
+
+
+def time_page(base: str, path: str, viewer: tuple[str, str]) -> dict:
+    """Median and slowest of REPEATS loads, after one warm-up; HTTP status."""
+    headers = {"Authorization": _basic(viewer), "Accept": "text/html"}
+    status, _ = _get(base + path, headers)
+    timings = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        status, _ = _get(base + path, headers)
+        timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "status": status,
+        "median_ms": statistics.median(timings),
+        "max_ms": max(timings),
+        "timed_out": _timed_out(base, path, headers),
+    }
+
+
+def _timed_out(base: str, path: str, headers: dict) -> list[str]:
+    """Facets or counts Datasette gave up on within its time limits."""
+    route, _, query = path.partition("?")
+    status, body = _get(f"{base}{route}.json?{query}", headers)
+    if status != 200:
+        return [f"json {status}"]
+    document = json.loads(body)
+    gave_up = [f"facet {name}" for name in document.get("facets_timed_out", [])]
+    if "filtered_table_rows_count" in document and (
+        document["filtered_table_rows_count"] is None
+    ):
+        gave_up.append("count")
+    return gave_up
+
+
+def _get(url: str, headers: dict) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def _basic(viewer: tuple[str, str]) -> str:
+    return "Basic " + base64.b64encode(":".join(viewer).encode()).decode()
+
+
+def _quote(name: str) -> str:
+    return urllib.parse.quote(name, safe="")

@@ -1,0 +1,195 @@
+"""The benchmark suite: `make bench` (or `--quick` for a smoke run) prints the table.
+
+Everything runs on this machine against servers started here on 127.0.0.1,
+all with the repository's gunicorn.conf.py. Side-by-side pairs (bare Flask
+and the webhook; idle ingest and ingest beside readers) are run interleaved,
+several times, and medians are reported with the machine's load.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+from pathlib import Path
+
+from bench import big_archive, bodies, export, queries, report
+from bench.load import Readers, post_webhook
+from bench.servers import BARE_APP, ROOT, SERVICE_APP, Gunicorn, random_credentials
+
+DATA = ROOT / "bench" / "data"
+RESULTS = ROOT / "bench" / "results"
+SLOW_SQL = (
+    "select device_id, key, count(*), avg(number) from status_changes "
+    "group by device_id, key"
+)
+FULL = {"runs": 5, "seconds": 10, "status_changes": 10_000_000, "pool": 60_000}
+QUICK = {"runs": 2, "seconds": 3, "status_changes": 200_000, "pool": 10_000}
+
+
+class Suite:
+    """One benchmark run's configuration, credentials and collected results."""
+
+    def __init__(self, plan: dict):
+        self.plan = plan
+        self.credentials = random_credentials()
+        self.viewer = (self.credentials["VIEWER_USERNAME"],
+                       self.credentials["VIEWER_PASSWORD"])  # fmt: skip
+        self.pool = DATA / "bodies.jsonl"
+        self.log = DATA / "servers.log"
+        self.results = {"machine": machine(), "load_before": uptime()}
+
+    def serve(self, app: str, database: Path) -> Gunicorn:
+        environment = {**self.credentials, "DATABASE_PATH": str(database)}
+        environment.update(_passed_through())
+        return Gunicorn(app, environment, self.log)
+
+    def fresh_database(self) -> Path:
+        database = DATA / "ingest" / "archive.db"
+        database.parent.mkdir(exist_ok=True)
+        for path in (database, *big_archive.companions(database)):
+            path.unlink(missing_ok=True)
+        return database
+
+    def wrk(self, server: Gunicorn, **options) -> dict:
+        token = self.credentials["WEBHOOK_TOKEN"]
+        return post_webhook(
+            server.url, self.pool, token, self.plan["seconds"], **options
+        )
+
+    def ingest_against_bare(self) -> None:
+        """Interleaved runs of the bare app and the webhook, fresh archive each."""
+        bare, webhook, cold, workers = [], [], [], []
+        for _ in range(self.plan["runs"]):
+            with self.serve(BARE_APP, self.fresh_database()) as server:
+                bare.append(self.wrk(server))
+            database = self.fresh_database()
+            with self.serve(SERVICE_APP, database) as server:
+                cold.append(server.cold_start_seconds)
+                workers += server.worker_rss_mb()
+                webhook.append(self.wrk(server))
+            webhook[-1]["stored_messages"] = stored_messages(database)
+        self.results["bare"] = median_of(bare)
+        self.results["ingest"] = median_of(webhook)
+        self.results["cold_start_s"] = statistics.median(cold)
+        self.results["worker_mb"] = statistics.median(workers)
+
+    def latency_at_half_load(self) -> None:
+        """The webhook's latency when offered half of the bare app's throughput."""
+        connections = 16
+        rate = self.results["bare"]["rps"] / 2
+        runs = []
+        for _ in range(self.plan["runs"]):
+            with self.serve(SERVICE_APP, self.fresh_database()) as server:
+                runs.append(
+                    self.wrk(
+                        server,
+                        connections=connections,
+                        delay_ms=connections * 1000 / rate,
+                    )
+                )
+        self.results["half_load"] = median_of(runs) | {"offered_rps": rate}
+
+    def big_archive(self) -> Path:
+        """The large archive, built once and reused while its size matches."""
+        # Named archive.db, so Datasette serves it at /archive like the service.
+        database = DATA / f"{self.plan['status_changes']}-changes" / "archive.db"
+        facts_path = database.with_suffix(".json")
+        if not (database.exists() and facts_path.exists()):
+            facts = big_archive.build(database, self.plan["status_changes"])
+            facts_path.write_text(json.dumps(facts))
+        facts = json.loads(facts_path.read_text())
+        with sqlite3.connect(database) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        on_disk = sum(
+            p.stat().st_size
+            for p in (database, *big_archive.companions(database))
+            if p.exists()
+        )
+        facts["bytes_on_disk"] = on_disk
+        facts["disk_per_raw"] = on_disk / facts["raw_json_bytes"]
+        self.results["archive"] = facts
+        return database
+
+    def on_big_archive(self, database: Path) -> None:
+        """Pages, exports and ingest beside readers, all on the large archive."""
+        with self.serve(SERVICE_APP, database) as server:
+            self.results["big_cold_start_s"] = server.cold_start_seconds
+            self.results["pages"] = [
+                {"what": what, "target_ms": target}
+                | queries.time_page(server.url, path, self.viewer)
+                for what, path, target in queries.pages(database)
+            ]
+            self.results["exports"] = [
+                export.export_csv(server.url, path, self.viewer, server)
+                for path in self.export_paths()
+            ]
+            idle, busy = [], []
+            for _ in range(self.plan["runs"]):
+                idle.append(self.wrk(server))
+                csv_path = "/archive/status_changes.csv?_stream=on"
+                with Readers(server.url, self.viewer, csv_path, SLOW_SQL):
+                    busy.append(self.wrk(server))
+        self.results["ingest_big_idle"] = median_of(idle)
+        self.results["ingest_with_readers"] = median_of(busy)
+
+    def export_paths(self) -> list[str]:
+        tenth = self.plan["status_changes"] // 10
+        base = "/archive/status_changes.csv?_stream=on&_size=max"
+        return [f"{base}&id__lte={tenth}", base]
+
+
+def median_of(runs: list[dict]) -> dict:
+    """Each numeric field's median across runs, plus the runs themselves."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, int | float)]
+    medians = {k: statistics.median(run[k] for run in runs) for k in keys}
+    return medians | {"runs": runs}
+
+
+def stored_messages(database: Path) -> int:
+    with sqlite3.connect(database) as connection:
+        return connection.execute("SELECT count(*) FROM messages").fetchone()[0]
+
+
+def _passed_through() -> dict:
+    """Gunicorn and SQLite settings a benchmark run may vary from outside."""
+    names = ("WEB_CONCURRENCY", "GUNICORN_THREADS", "SQLITE_SYNCHRONOUS")
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
+def machine() -> dict:
+    cpu = next(
+        (line.split(":", 1)[1].strip()
+         for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version}  # fmt: skip
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the benchmark suite.")
+    parser.add_argument("--quick", action="store_true", help="a smoke run, ~1 minute")
+    arguments = parser.parse_args()
+    plan = QUICK if arguments.quick else FULL
+    DATA.mkdir(parents=True, exist_ok=True)
+    suite = Suite(plan)
+    suite.results["pool"] = bodies.write_pool(suite.pool, plan["pool"])
+    suite.ingest_against_bare()
+    suite.latency_at_half_load()
+    suite.on_big_archive(suite.big_archive())
+    suite.results["load_after"] = uptime()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(suite.results, indent=2))
+    print(report.table(suite.results, plan))
+
+
+if __name__ == "__main__":
+    main()
