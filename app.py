@@ -16,6 +16,7 @@ import config
 import health
 from archive import Archive, StorageUnavailable
 from auth import record_failure, sender_auth
+from group_commit import GroupCommit
 from messages import UnusableBody, normalise, now_timestamp, parse_body
 from signing import signature_valid
 
@@ -33,6 +34,7 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     app.extensions["archive"] = archive = Archive(
         settings.database_path, settings.synchronous
     )
+    writer = GroupCommit(archive)
     auth = sender_auth(settings)
 
     @app.post("/webhook")
@@ -55,7 +57,7 @@ def create_app(settings: config.Settings | None = None) -> Flask:
         except UnusableBody as error:
             return _reject(archive, received_at, str(error), raw, 400)
         try:
-            stored, duplicates = archive.store(archived)
+            stored, duplicates = writer.store(archived)
         except StorageUnavailable as error:
             return _unavailable(error)
         log.info("accepted stored=%d duplicates=%d", stored, duplicates)

@@ -98,6 +98,17 @@ class Archive:
         with self._lock:
             return self._write(self._insert_messages, messages)
 
+    def store_each(
+        self, requests: list[list[ArchivedMessage]]
+    ) -> list[tuple[int, int]]:
+        """Commit several requests' messages in one transaction; a result for each."""
+
+        def insert_each(cursor, requests):
+            return [self._insert_messages(cursor, messages) for messages in requests]
+
+        with self._lock:
+            return self._write(insert_each, requests)
+
     def reject(self, row: tuple) -> None:
         """Commit one `rejected` row: received_at, reason, type, address, body."""
         with self._lock:
