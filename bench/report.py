@@ -29,6 +29,13 @@ def _ingest_rows(results: dict):
     yield "bare Flask, requests/s (p50 / p99 ms)", _rate(bare), "ceiling", None
     yield "webhook, requests/s (p50 / p99 ms)", _rate(ingest), "", None
     yield "webhook / bare Flask", f"{ratio:.2f}", ">= 0.90", ratio >= 0.90
+    yield (
+        "workers' CPU per request, bare Flask / webhook",
+        f"{bare['cpu_ms']:.2f} / {ingest['cpu_ms']:.2f} ms = "
+        f"{bare['cpu_ms'] / ingest['cpu_ms']:.2f}",
+        "",
+        None,
+    )
 
     half = results["half_load"]
     yield (

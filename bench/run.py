@@ -56,10 +56,18 @@ class Suite:
         return database
 
     def wrk(self, server: Gunicorn, **options) -> dict:
+        """One wrk run, with the workers' CPU time per request beside wrk's figures.
+
+        CPU per request hardly depends on what else the machine runs, so it
+        compares two servers even when their throughput is noisy.
+        """
         token = self.credentials["WEBHOOK_TOKEN"]
-        return post_webhook(
+        cpu = server.cpu_seconds()
+        run = post_webhook(
             server.url, self.pool, token, self.plan["seconds"], **options
         )
+        cpu = server.cpu_seconds() - cpu
+        return run | {"cpu_ms": cpu * 1000 / max(1, run["requests"])}
 
     def ingest_against_bare(self) -> None:
         """Interleaved runs of the bare app and the webhook, fresh archive each."""

@@ -81,6 +81,10 @@ class Gunicorn:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
 
+    def cpu_seconds(self) -> float:
+        """CPU time the workers have used so far, user and system."""
+        return sum(cpu_seconds(pid) for pid in self.worker_pids())
+
     def worker_rss_mb(self) -> list[float]:
         return [rss_mb(pid) for pid in self.worker_pids()]
 
@@ -93,6 +97,12 @@ class Gunicorn:
 
     def __exit__(self, *_):
         self.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user plus system CPU time, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
