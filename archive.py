@@ -22,6 +22,8 @@ from messages import ArchivedMessage
 SCHEMA = Path(__file__).with_name("schema.sql")
 BUSY_TIMEOUT_MS = 5000
 PROBE_BYTES = 4096  # one page: a full disk cannot take even this much
+# checkpoint.py keeps the WAL short; a COMMIT checkpoints only past this backstop.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 INSERT_MESSAGE = """
 INSERT INTO messages (received_at, type, org_id, workspace_id, device_id, app_id,
@@ -72,6 +74,7 @@ def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
     connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {synchronous}")
+    connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
     # One transaction, so workers starting together never see each other's
     # half-applied schema (a view one of them has just dropped and recreated).
     connection.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA.read_text()}\nCOMMIT;")

@@ -14,6 +14,7 @@ import config
 import retention
 from app import create_app
 from browse import create_datasette
+from checkpoint import Checkpointer
 from edge import behind_proxies, with_security_headers
 
 WEBHOOK_PATHS = frozenset({"/webhook", "/healthz"})
@@ -39,6 +40,7 @@ def create_application(settings: config.Settings | None = None):
     settings = settings or config.from_environ()
     webhook = create_app(settings)
     webhook.extensions["archive"].open()
+    Checkpointer(settings.database_path).start()
     retention.schedule(settings)
     datasette = create_datasette(settings)
     application = compose(webhook.wsgi_app, ASGIMiddleware(datasette.app()))
