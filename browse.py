@@ -13,6 +13,7 @@ from datasette.app import Datasette
 from datasette.plugins import pm
 
 import browse_guard
+import response_buffer
 import viewer_auth
 from config import Settings
 
@@ -26,7 +27,7 @@ DATASETTE_SETTINGS = {
     "suggest_facets": False,  # each suggestion scans the table; too slow at scale
     "sql_time_limit_ms": 3000,
     # Results of SQL queries (and their CSV) stop here; table CSV with
-    # _stream=on has no limit.
+    # _stream=on has no limit, and streams in pages of this many rows.
     "max_returned_rows": 10000,
 }
 
@@ -34,6 +35,8 @@ if not pm.has_plugin("viewer_auth"):
     pm.register(viewer_auth, name="viewer_auth")
 if not pm.has_plugin("browse_guard"):
     pm.register(browse_guard, name="browse_guard")
+if not pm.has_plugin("response_buffer"):
+    pm.register(response_buffer, name="response_buffer")
 
 
 def create_datasette(settings: Settings) -> Datasette:
