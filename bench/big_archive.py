@@ -103,9 +103,12 @@ def build(path: Path, status_changes: int, rooms: int = 300, echo=print) -> dict
         connection.execute(sql)
     connection.execute("ANALYZE")
     connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
     finished = time.perf_counter()
+    on_disk = sum(p.stat().st_size for p in (path, *companions(path)) if p.exists())
     return {
+        "bytes_on_disk": on_disk,
         "messages": messages,
         "status_changes": stored,
         "raw_json_bytes": raw_bytes,

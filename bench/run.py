@@ -107,26 +107,23 @@ class Suite:
         # Named archive.db, so Datasette serves it at /archive like the service.
         database = DATA / f"{self.plan['status_changes']}-changes" / "archive.db"
         facts_path = database.with_suffix(".json")
+        # Its size is taken when built: later benchmarks post into it.
         if not (database.exists() and facts_path.exists()):
             facts = big_archive.build(database, self.plan["status_changes"])
             facts_path.write_text(json.dumps(facts))
         facts = json.loads(facts_path.read_text())
-        with sqlite3.connect(database) as connection:
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        on_disk = sum(
-            p.stat().st_size
-            for p in (database, *big_archive.companions(database))
-            if p.exists()
-        )
-        facts["bytes_on_disk"] = on_disk
-        facts["disk_per_raw"] = on_disk / facts["raw_json_bytes"]
+        facts["disk_per_raw"] = facts["bytes_on_disk"] / facts["raw_json_bytes"]
         self.results["archive"] = facts
         return database
 
     def on_big_archive(self, database: Path) -> None:
         """Pages, exports and ingest beside readers, all on the large archive."""
+        starts = []
+        for _ in range(self.plan["runs"]):
+            with self.serve(SERVICE_APP, database) as server:
+                starts.append(server.cold_start_seconds)
+        self.results["big_cold_start_s"] = statistics.median(starts)
         with self.serve(SERVICE_APP, database) as server:
-            self.results["big_cold_start_s"] = server.cold_start_seconds
             self.results["pages"] = [
                 {"what": what, "target_ms": target}
                 | queries.time_page(server.url, path, self.viewer)
@@ -148,7 +145,8 @@ class Suite:
         self.results["ingest_with_readers"] = median_of(busy)
 
     def export_paths(self) -> list[str]:
-        slice_rows = self.plan["status_changes"] // 100
+        # Both exports span many pages, so page size cannot pass for growth.
+        slice_rows = self.plan["status_changes"] // 10
         base = "/archive/status_changes.csv?_stream=on&_size=max"
         return [f"{base}&id__lte={slice_rows}", base]
 
