@@ -26,9 +26,9 @@ SLOW_SQL = (
     "group by device_id, key"
 )
 FULL = {"runs": 5, "seconds": 10, "status_changes": 10_000_000, "pool": 60_000,
-        "export_s": 60}  # fmt: skip
+        "export_s": 60, "loads": 5}  # fmt: skip
 QUICK = {"runs": 2, "seconds": 3, "status_changes": 200_000, "pool": 10_000,
-         "export_s": 10}  # fmt: skip
+         "export_s": 10, "loads": 1}  # fmt: skip
 
 
 class Suite:
@@ -126,7 +126,7 @@ class Suite:
         with self.serve(SERVICE_APP, database) as server:
             self.results["pages"] = [
                 {"what": what, "target_ms": target}
-                | queries.time_page(server.url, path, self.viewer)
+                | queries.time_page(server.url, path, self.viewer, self.plan["loads"])
                 for what, path, target in queries.pages(database)
             ]
             self.results["exports"] = [
