@@ -8,6 +8,7 @@ would show as a higher peak for the larger export.
 import base64
 import threading
 import time
+import urllib.error
 import urllib.request
 
 SAMPLE_SECONDS = 0.2
@@ -37,6 +38,7 @@ def export_csv(
     lines = 0
     started = time.perf_counter()
     complete = False
+    status = 200
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             while time.perf_counter() - started < seconds:
@@ -45,10 +47,19 @@ def export_csv(
                     complete = True
                     break
                 lines += chunk.count(b"\n")
+    except urllib.error.HTTPError as error:
+        status = error.code  # reported in the table, not hidden
+        lines = 1
     finally:
         done.set()
         sampler.join()
     elapsed = time.perf_counter() - started
     rows = lines - 1  # the header line
-    return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed,
-            "peak_worker_mb": peak["mb"], "complete": complete}  # fmt: skip
+    return {
+        "rows": rows,
+        "seconds": elapsed,
+        "rows_per_s": rows / elapsed,
+        "peak_worker_mb": peak["mb"],
+        "complete": complete,
+        "status": status,
+    }

@@ -102,7 +102,8 @@ def _archive_rows(results: dict):
     for export in (small, full):
         yield (
             f"CSV export, {export['rows']:,} rows"
-            + ("" if export["complete"] else f" in {export['seconds']:.0f} s (cut)"),
+            + ("" if export["complete"] else f" in {export['seconds']:.0f} s (cut)")
+            + ("" if export["status"] == 200 else f", HTTP {export['status']}"),
             f"{export['rows_per_s']:,.0f} rows/s, peak worker "
             f"{export['peak_worker_mb']:.0f} MB",
             ">= 100,000 rows/s",
