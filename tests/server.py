@@ -97,3 +97,11 @@ def http_request(url, data=None, headers=None, method=None):
             return response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
         return error.code, error.read(), error.headers
+
+
+def wait_for_text(path, text: str, seconds: float = 30) -> None:
+    """Wait until a log holds the text: gunicorn writes access lines after replying."""
+    deadline = time.monotonic() + seconds
+    while text not in path.read_text():
+        assert time.monotonic() < deadline, f"{text!r} never appeared in {path}"
+        time.sleep(0.05)

@@ -176,3 +176,24 @@ def filled(client, browser):
         client.post("/webhook", data=example(name), headers=SENDER_BASIC)
     client.post("/webhook", data=b"not json", headers=SENDER_BASIC)
     return browser
+
+
+SLOW_VIEW = """
+CREATE VIEW slow_numbers AS
+WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000000)
+SELECT i FROM n ORDER BY i DESC
+"""
+
+
+def test_csv_past_the_time_limit_is_503_not_a_server_error(filled, settings):
+    import sqlite3
+
+    with sqlite3.connect(settings.database_path) as connection:
+        connection.execute(SLOW_VIEW)
+    filled.datasette._settings["sql_time_limit_ms"] = 50
+
+    response = filled.get("/archive/slow_numbers.csv?_stream=on", headers=VIEWER_BASIC)
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert "50 ms limit" in response.text

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 from conftest import CREDENTIALS, SENDER_BASIC, VIEWER_BASIC
-from server import WebProcess, http_request
+from server import WebProcess, http_request, wait_for_text
 
 import config
 
@@ -85,7 +85,7 @@ def test_forwarded_headers_from_an_untrusted_client_are_ignored(direct):
 
 def test_trusted_proxy_gives_the_client_address_and_https(proxied):
     assert rejected_address(proxied) == "203.0.113.9"
-    assert '"remote_addr": "203.0.113.9"' in proxied.log_path.read_text()
+    wait_for_text(proxied.log_path, '"remote_addr": "203.0.113.9"')
     assert "Secure" in login_cookie(proxied)
     _, _, headers = http_request(f"{proxied.url}/healthz", headers=FORWARDED)
     assert headers["Strict-Transport-Security"].startswith("max-age=")

@@ -7,7 +7,7 @@ import sqlite3
 import time
 
 from conftest import CREDENTIALS, example
-from server import WebProcess
+from server import WebProcess, wait_for_text
 from traffic import Traffic, body_sha256
 
 import messages
@@ -18,13 +18,6 @@ def stored_hashes(database) -> set[str]:
         return {
             row[0] for row in connection.execute("SELECT body_sha256 FROM messages")
         }
-
-
-def wait_for_text(path, text: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while text not in path.read_text():
-        assert time.monotonic() < deadline, f"{text!r} never appeared in {path}"
-        time.sleep(0.05)
 
 
 def test_sigterm_under_load_loses_no_acknowledged_message(tmp_path):
