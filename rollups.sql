@@ -416,7 +416,8 @@ open_device_hours AS (
     WHERE seconds > 0
     GROUP BY workspace_id, device_id, hour
 )
-SELECT workspace_id, hour, MAX(max_people) AS max_people,
+-- CAST gives hour TEXT affinity, so joins on it can use an index.
+SELECT workspace_id, CAST(hour AS TEXT) AS hour, MAX(max_people) AS max_people,
        MAX(people_seconds / known_seconds) AS average_people,
        MAX(occupied_seconds) / 60.0 AS minutes_occupied
 FROM (
