@@ -514,3 +514,77 @@ SELECT COALESCE(w.name, l.workspace_id) AS room,
 FROM latest_values AS l
 LEFT JOIN workspaces AS w ON w.id = l.workspace_id
 LEFT JOIN devices AS d ON d.id = l.device_id;
+
+-- ---------------------------------------------------------------------------
+-- Deleting status changes (retention) undoes what their insert did, so the
+-- views stay those of the remaining archive.
+-- ---------------------------------------------------------------------------
+
+DROP TRIGGER IF EXISTS people_count_change_deleted;
+CREATE TRIGGER people_count_change_deleted AFTER DELETE ON status_changes
+WHEN OLD.key = 'RoomAnalytics.PeopleCount.Current'
+BEGIN
+    UPDATE people_count_changes
+    SET ends_at = (SELECT ends_at FROM people_count_changes WHERE change_id = OLD.id)
+    WHERE change_id = (
+        SELECT p.change_id FROM people_count_changes AS p
+        WHERE p.device_id = OLD.device_id
+          AND (p.starts_at, p.change_id) < (OLD.at, OLD.id)
+        ORDER BY p.starts_at DESC, p.change_id DESC LIMIT 1);
+    DELETE FROM people_count_changes WHERE change_id = OLD.id;
+    INSERT INTO occupancy_device_hours_stale (device_id, first_hour, last_hour, span)
+    SELECT OLD.device_id, first_hour, last_hour,
+           CAST(ROUND((julianday(last_hour) - julianday(first_hour)) * 24) AS INTEGER)
+    FROM (
+        SELECT strftime('%Y-%m-%dT%H:00:00.000Z', COALESCE(
+                   (SELECT MAX(p.starts_at) FROM people_count_changes AS p
+                    WHERE p.device_id = OLD.device_id AND p.starts_at <= OLD.at),
+                   OLD.at)) AS first_hour,
+               strftime('%Y-%m-%dT%H:00:00.000Z', COALESCE(
+                   (SELECT MIN(n.starts_at) FROM people_count_changes AS n
+                    WHERE n.device_id = OLD.device_id AND n.starts_at >= OLD.at),
+                   OLD.at)) AS last_hour
+    )
+    WHERE OLD.device_id IS NOT NULL;
+END;
+
+DROP TRIGGER IF EXISTS latest_value_deleted;
+CREATE TRIGGER latest_value_deleted AFTER DELETE ON status_changes
+WHEN OLD.device_id IS NOT NULL
+BEGIN
+    DELETE FROM latest_values
+    WHERE device_id = OLD.device_id AND key = OLD.key AND change_id = OLD.id;
+    INSERT OR IGNORE INTO latest_values
+    SELECT device_id, key, id, workspace_id, value, number, removed, at
+    FROM status_changes
+    WHERE device_id = OLD.device_id AND key = OLD.key
+    ORDER BY at DESC, id DESC LIMIT 1;
+END;
+
+DROP TRIGGER IF EXISTS environment_reading_deleted;
+CREATE TRIGGER environment_reading_deleted AFTER DELETE ON status_changes
+WHEN OLD.removed = 0
+ AND (OLD.key IN ('RoomAnalytics.AmbientTemperature', 'RoomAnalytics.RelativeHumidity',
+                  'RoomAnalytics.AmbientNoise.Level.A', 'RoomAnalytics.Sound.Level.A')
+      OR (OLD.key > 'Peripherals.ConnectedDevice[' AND OLD.key < 'Peripherals.ConnectedDevice\'
+          AND OLD.key LIKE 'Peripherals.ConnectedDevice[%].RoomAnalytics.AirQuality.Index'))
+BEGIN
+    DELETE FROM environment_readings
+    WHERE device_id IS OLD.device_id AND at = OLD.at
+      AND workspace_id IS OLD.workspace_id;
+    INSERT INTO environment_readings
+    SELECT workspace_id, device_id, at,
+           MAX(CASE WHEN key = 'RoomAnalytics.AmbientTemperature' THEN number END),
+           MAX(CASE WHEN key = 'RoomAnalytics.RelativeHumidity' THEN number END),
+           MAX(CASE WHEN key LIKE '%RoomAnalytics.AirQuality.Index' THEN number END),
+           MAX(CASE WHEN key = 'RoomAnalytics.AmbientNoise.Level.A' THEN number END),
+           MAX(CASE WHEN key = 'RoomAnalytics.Sound.Level.A' THEN number END)
+    FROM status_changes
+    WHERE device_id IS OLD.device_id AND at = OLD.at
+      AND workspace_id IS OLD.workspace_id AND removed = 0
+      AND (key IN ('RoomAnalytics.AmbientTemperature', 'RoomAnalytics.RelativeHumidity',
+                   'RoomAnalytics.AmbientNoise.Level.A', 'RoomAnalytics.Sound.Level.A')
+           OR (key > 'Peripherals.ConnectedDevice[' AND key < 'Peripherals.ConnectedDevice\'
+               AND key LIKE 'Peripherals.ConnectedDevice[%].RoomAnalytics.AirQuality.Index'))
+    GROUP BY workspace_id, device_id, at;
+END;

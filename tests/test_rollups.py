@@ -118,3 +118,12 @@ def test_prune_drops_derived_rows_before_the_cutoff(lovelace_morning, settings, 
         {"hour": "2026-11-30T11:00:00.000Z", "max_people": 5},
     ]
     assert rows("SELECT workspace_id FROM rooms WHERE workspace_id = ?", (LOVELACE,))
+
+
+def test_deleting_status_changes_leaves_the_views_of_what_remains(shuffled_archive):
+    with sqlite3.connect(shuffled_archive) as connection:
+        connection.execute(
+            "DELETE FROM status_changes WHERE id % 3 = 0 OR at < '2026-11-30T12'"
+        )
+
+    assert snapshot(shuffled_archive) == snapshot(shuffled_archive, reference=True)
