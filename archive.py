@@ -17,6 +17,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import rollups
 from messages import ArchivedMessage
 
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -78,6 +79,7 @@ def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
     # One transaction, so workers starting together never see each other's
     # half-applied schema (a view one of them has just dropped and recreated).
     connection.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA.read_text()}\nCOMMIT;")
+    rollups.install(connection, BUSY_TIMEOUT_MS)
     return connection
 
 
