@@ -3,7 +3,8 @@
 `create_app(settings)` builds the app around one `Archive`. The webhook
 answers 200 only after the messages are committed, 400 (and a `rejected` row)
 for a body it cannot use, 401 for bad credentials, 413 for an oversized body
-and 503 with Retry-After while the database cannot commit.
+and 503 with Retry-After while the database cannot commit. The messages'
+status_changes and events rows follow within moments (derive.py).
 """
 
 import contextlib
@@ -16,6 +17,7 @@ import config
 import health
 from archive import Archive, StorageUnavailable
 from auth import record_failure, sender_auth
+from derive import Deriver, lag_seconds
 from group_commit import GroupCommit
 from messages import UnusableBody, normalise, now_timestamp, parse_body
 from signing import signature_valid
@@ -35,6 +37,7 @@ def create_app(settings: config.Settings | None = None) -> Flask:
         settings.database_path, settings.synchronous
     )
     writer = GroupCommit(archive)
+    app.extensions["deriver"] = deriver = Deriver(archive)
     auth = sender_auth(settings)
 
     @app.post("/webhook")
@@ -60,7 +63,9 @@ def create_app(settings: config.Settings | None = None) -> Flask:
             stored, duplicates = writer.store(archived)
         except StorageUnavailable as error:
             return _unavailable(error)
-        log.info("accepted stored=%d duplicates=%d", stored, duplicates)
+        deriver.notify()
+        # The access log has a line per request; this one only when debugging.
+        log.debug("accepted stored=%d duplicates=%d", stored, duplicates)
         return jsonify(stored=stored, duplicates=duplicates)
 
     @app.get("/healthz")
@@ -68,10 +73,13 @@ def create_app(settings: config.Settings | None = None) -> Flask:
         try:
             details = archive.health()
             details.update(health.storage(settings.database_path))
+            newest_id, derived, waiting_since = archive.derivation_state()
         except (StorageUnavailable, OSError) as error:
             return jsonify(status="unhealthy", reason=str(error)), 503
         newest = details["newest_message_received_at"]
         details["newest_message_age_seconds"] = health.age_seconds(newest)
+        details["messages_awaiting_derivation"] = newest_id - derived
+        details["derivation_lag_seconds"] = round(lag_seconds(waiting_since), 3)
         return jsonify(status="ok", **details)
 
     @app.errorhandler(HTTPException)

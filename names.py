@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from archive import connect
+from archive import connect, writer_turn
 from messages import now_timestamp
 
 # Our column: the export headers it may come from, normalised (see _normalise).
@@ -84,7 +84,8 @@ def import_file(database_path: Path, csv_path: Path) -> ImportReport:
 
     connection = connect(Path(database_path))
     try:
-        _upsert(sqlite_utils.Database(connection), report, records)
+        with writer_turn(Path(database_path)):
+            _upsert(sqlite_utils.Database(connection), report, records)
     finally:
         connection.close()
     return report

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
+from archive import writer_turn
 from config import Settings
 from messages import format_timestamp
 
@@ -61,11 +62,13 @@ def prune(
     before = cutoff(days, now)
     with contextlib.closing(_connect(database)) as connection:
         counts = [0, 0, 0]
-        while batch_counts := _prune_messages(connection, before, batch):
+        while batch_counts := _in_turn(
+            database, _prune_messages, connection, before, batch
+        ):
             counts = [total + n for total, n in zip(counts, batch_counts, strict=True)]
             time.sleep(pause)
         rejected = 0
-        while removed := _prune_rejected(connection, before, batch):
+        while removed := _in_turn(database, _prune_rejected, connection, before, batch):
             rejected += removed
             time.sleep(pause)
         pages = reclaim(connection, pause)
@@ -130,6 +133,12 @@ def _prune_forever(settings: Settings) -> None:
             continue
         if any(pruned):
             log.info("pruned %s", pruned.summary())
+
+
+def _in_turn(database: Path, prune_batch, *arguments):
+    """One batch, queued behind the webhook's writers rather than racing them."""
+    with writer_turn(database):
+        return prune_batch(*arguments)
 
 
 def _prune_messages(connection, before: str, batch: int) -> tuple[int, int, int]:

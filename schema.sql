@@ -54,6 +54,17 @@ CREATE INDEX IF NOT EXISTS events_by_device ON events (device_id, at);
 CREATE INDEX IF NOT EXISTS events_by_workspace ON events (workspace_id, at);
 CREATE INDEX IF NOT EXISTS events_by_message ON events (message_id);
 
+-- How far status_changes and events have been derived from messages
+-- (derive.py): every message whose id is at most derived_through has its rows.
+CREATE TABLE IF NOT EXISTS derivation (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    derived_through INTEGER NOT NULL
+);
+-- Created on an archive that already holds messages, it starts past them all:
+-- the service used to derive each message as it stored it.
+INSERT OR IGNORE INTO derivation (id, derived_through)
+SELECT 1, coalesce(max(id), 0) FROM messages;
+
 -- Authenticated requests that could not be archived as messages. The body
 -- is kept exactly as received: TEXT when it was UTF-8, otherwise a BLOB.
 CREATE TABLE IF NOT EXISTS rejected (

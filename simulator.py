@@ -81,9 +81,10 @@ class Room:
 class Building:
     """Rooms and the messages their devices send, deterministic for a seed."""
 
-    def __init__(self, rooms: int = 4, seed: int = 1):
+    def __init__(self, rooms: int = 4, seed: int = 1, first_room: int = 0):
         self.rng = random.Random(seed)
-        self.rooms = [self._room(i) for i in range(rooms)]
+        # Buildings with different first rooms have different devices.
+        self.rooms = [self._room(i) for i in range(first_room, first_room + rooms)]
         self.ticks = 0
 
     def _room(self, i: int) -> Room:

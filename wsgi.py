@@ -40,6 +40,7 @@ def create_application(settings: config.Settings | None = None):
     settings = settings or config.from_environ()
     webhook = create_app(settings)
     webhook.extensions["archive"].open()
+    webhook.extensions["deriver"].start()
     Checkpointer(settings.database_path).start()
     retention.schedule(settings)
     datasette = create_datasette(settings)

@@ -77,10 +77,17 @@ def client(app):
 
 
 @pytest.fixture
-def rows(settings):
-    """Read the archive file directly: rows("SELECT ...") -> list of dicts."""
+def derived(app):
+    """Derive every message stored so far, as the background deriver would."""
+    return app.extensions["deriver"].catch_up
+
+
+@pytest.fixture
+def rows(settings, derived):
+    """Read the archive file directly, every message derived first."""
 
     def query(sql, params=()):
+        derived()
         with sqlite3.connect(settings.database_path) as connection:
             connection.row_factory = sqlite3.Row
             return [dict(row) for row in connection.execute(sql, params)]
@@ -91,8 +98,9 @@ def rows(settings):
 class Browser:
     """Datasette's own client, called synchronously from tests."""
 
-    def __init__(self, datasette):
+    def __init__(self, datasette, derived=lambda: None):
         self.datasette = datasette
+        self.derived = derived
 
     def get(self, path, headers=None, **kwargs):
         return self._call("get", path, headers=headers or {}, **kwargs)
@@ -101,6 +109,8 @@ class Browser:
         return self._call("post", path, headers=headers or {}, **kwargs)
 
     def _call(self, method, path, **kwargs):
+        self.derived()
+
         async def call():
             await self.datasette.invoke_startup()
             return await getattr(self.datasette.client, method)(path, **kwargs)
@@ -109,8 +119,8 @@ class Browser:
 
 
 @pytest.fixture
-def browser(app, settings):
-    return Browser(create_datasette(settings))
+def browser(app, settings, derived):
+    return Browser(create_datasette(settings), derived)
 
 
 # Named rooms and people counts for the analytics views and reports.
@@ -132,12 +142,15 @@ def status(at, updated=None, removed=(), workspace=LOVELACE, device=BOARD, **ext
 
 
 @pytest.fixture
-def post(client):
+def post(client, derived):
+    """Post messages in one request; they are derived before it returns."""
+
     def send(*messages):
         response = client.post(
             "/webhook", data=json.dumps(list(messages)), headers=SENDER_TOKEN
         )
         assert response.status_code == 200, response.json
+        derived()
 
     return send
 

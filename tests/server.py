@@ -1,6 +1,7 @@
 """Start the real web process, exactly as the Procfile says, for end-to-end tests."""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -66,6 +67,17 @@ class WebProcess:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("web process never became healthy")
+
+    def wait_derived(self, seconds: float = 60) -> dict:
+        """Wait until every stored message is derived; return /healthz's details."""
+        deadline = time.monotonic() + seconds
+        while True:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=10) as answer:
+                details = json.load(answer)
+            if details["messages_awaiting_derivation"] == 0:
+                return details
+            assert time.monotonic() < deadline, f"derivation stalled: {details}"
+            time.sleep(0.05)
 
     def worker_pids(self) -> list[int]:
         """The master's current child processes: its workers."""

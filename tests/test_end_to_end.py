@@ -54,6 +54,9 @@ def test_examples_posted_over_http_read_back_as_json_and_csv(web):
         for message in example_messages(name):
             assert message in bodies
 
+    # The status changes follow the messages within moments, and /healthz says so.
+    health = web.wait_derived()
+    assert health["derivation_lag_seconds"] == 0
     status, body, headers = request(
         f"{web.url}/archive/status_changes.csv?_stream=on", headers=VIEWER_BASIC
     )
@@ -85,6 +88,9 @@ def test_simulator_traffic_is_all_acknowledged_and_archived(web):
     assert sender.failures == 0
     assert len(sender.acknowledged) > 50
     assert after - before == len(sender.acknowledged)
+    web.wait_derived()
+    sql = "select count(distinct message_id) as n from status_changes"
+    assert read_json(web, sql)[0]["n"] >= len(sender.acknowledged) // 2
 
 
 def test_gunicorn_refuses_to_start_without_credentials(tmp_path):

@@ -108,8 +108,8 @@ def test_a_failing_transaction_fails_every_request_in_it_and_stores_none(
 ):
     with sqlite3.connect(settings.database_path) as connection:
         connection.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON status_changes "
-            "WHEN NEW.key = 'Refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            "CREATE TRIGGER refuse BEFORE INSERT ON messages "
+            "WHEN NEW.body LIKE '%Refused%' BEGIN SELECT RAISE(ABORT, 'refused'); END"
         )
     first = archived(people, timestamp="2026-11-30T09:00:00Z")
     fine = archived(people, timestamp="2026-11-30T09:01:00Z")

@@ -13,6 +13,7 @@ from traffic import Traffic
 
 import retention
 from archive import SCHEMA, Archive
+from derive import Deriver
 from messages import format_timestamp, normalise
 from simulator import Building
 
@@ -32,6 +33,7 @@ def archive_old_messages(database, count: int, days_ago: int = OLD_DAYS) -> None
         stored += archive.store(batch)[0]
         at += timedelta(seconds=30)
     archive.reject((format_timestamp(at), "body is not JSON", None, None, "x"))
+    Deriver(archive).catch_up()
     archive.close()
 
 

@@ -16,6 +16,7 @@ from conftest import LOVELACE
 import archive
 import rollups
 import simulator
+from derive import Deriver
 from messages import normalise
 
 # Every view, without what moves with the clock (the latest count holds until now).
@@ -65,6 +66,7 @@ def shuffled_archive(tmp_path):
     store = archive.Archive(path)
     for message in messages:
         store.store([normalise(message, "2026-12-01T00:00:00.000Z")])
+    Deriver(store).catch_up()
     store.close()
     return path
 
