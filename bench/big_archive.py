@@ -99,6 +99,8 @@ def build(path: Path, status_changes: int, rooms: int = 300, echo=print) -> dict
         stored += insert_chunk(connection, chunk)
     filled = time.perf_counter()
 
+    # Its rows were written here, as the deriver would have: nothing is left to derive.
+    connection.execute(archive.MARK_DERIVED, (messages_stored(connection),))
     for sql in indexes:
         connection.execute(sql)
     connection.execute("ANALYZE")
@@ -115,6 +117,10 @@ def build(path: Path, status_changes: int, rooms: int = 300, echo=print) -> dict
         "fill_seconds": filled - started,
         "index_seconds": finished - filled,
     }
+
+
+def messages_stored(connection) -> int:
+    return connection.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
 
 
 def companions(path: Path) -> list[Path]:

@@ -37,6 +37,19 @@ def _ingest_rows(results: dict):
         None,
     )
 
+    yield (
+        "derivation after the burst: messages/s (workers' CPU per message)",
+        f"{ingest['derived_per_s']:,.0f} ({ingest['derive_cpu_ms']:.2f} ms)",
+        "",
+        None,
+    )
+    yield (
+        "webhook sustained, burst and its derivation, requests/s",
+        f"{ingest['sustained_rps']:,.0f}",
+        "",
+        None,
+    )
+
     half = results["half_load"]
     yield (
         f"webhook p99 at {half['offered_rps']:.0f} req/s offered "

@@ -5,6 +5,7 @@ gunicorn.conf.py, so workers, worker class and threads are the same; only the
 bind address is narrowed to loopback.
 """
 
+import json
 import os
 import secrets
 import subprocess
@@ -76,6 +77,26 @@ class Gunicorn:
             except OSError:
                 time.sleep(0.01)
         raise RuntimeError("gunicorn never answered /healthz")
+
+    def derivation_drained(self, seconds: float = 600) -> dict:
+        """Wait until no message awaits derivation; how long it took, and its CPU."""
+        cpu, started = self.cpu_seconds(), time.perf_counter()
+        waiting = self.health()["messages_awaiting_derivation"]
+        while self.health()["messages_awaiting_derivation"]:
+            if time.perf_counter() - started > seconds:
+                raise RuntimeError("derivation did not drain")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        return {
+            "derived": waiting,
+            "drain_s": elapsed,
+            "derived_per_s": waiting / elapsed if waiting else 0.0,
+            "derive_cpu_ms": (self.cpu_seconds() - cpu) * 1000 / max(1, waiting),
+        }
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(f"{self.url}/healthz", timeout=30) as answer:
+            return json.load(answer)
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
