@@ -139,9 +139,15 @@ def expected_rows(body: str) -> int:
     return len(changes.get("updated") or {}) + len(changes.get("removed") or [])
 
 
-def test_no_acknowledged_message_is_lost_or_doubled_across_kills(tmp_path):
-    rng = random.Random(20261204)
+@pytest.fixture
+def server(tmp_path):
     server = Server(tmp_path)
+    yield server
+    server.web.close()  # also when the test failed before closing it
+
+
+def test_no_acknowledged_message_is_lost_or_doubled_across_kills(tmp_path, server):
+    rng = random.Random(20261204)
     stop = threading.Event()
     traffic = [Traffic(f"{server.web.url}/webhook", n, stop) for n in range(SENDERS)]
     for thread in traffic:
