@@ -89,6 +89,36 @@ CREATE TABLE IF NOT EXISTS occupancy_room_hours_stale (
     hour TEXT NOT NULL
 );
 
+-- Per room and UTC day, what its closed room hours add up to for
+-- room_utilisation_daily: minutes occupied within office hours (NULL when the
+-- day has no office hours) and the peak count. Kept by the triggers on
+-- occupancy_room_hours below; days the open intervals reach are computed at
+-- query time.
+CREATE TABLE IF NOT EXISTS occupancy_room_days (
+    workspace_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    office_minutes REAL,
+    peak_people INTEGER,
+    PRIMARY KEY (workspace_id, day)
+);
+CREATE INDEX IF NOT EXISTS occupancy_room_days_by_day
+    ON occupancy_room_days (day, workspace_id);
+
+-- Room days whose room hours changed, recomputed and removed at once.
+CREATE TABLE IF NOT EXISTS occupancy_room_days_stale (
+    workspace_id TEXT NOT NULL,
+    hour TEXT NOT NULL
+);
+
+-- How many status changes each key has, removed or not: the status_changes
+-- page's facets read it instead of counting millions of rows.
+CREATE TABLE IF NOT EXISTS status_change_counts (
+    key TEXT NOT NULL,
+    removed INTEGER NOT NULL,
+    changes INTEGER NOT NULL,
+    PRIMARY KEY (key, removed)
+) WITHOUT ROWID;
+
 -- The numbers 0 to 999, for cutting intervals at hour boundaries inside
 -- triggers, which cannot use WITH RECURSIVE: hour 1000 * a + b of a range.
 -- Filled by rollups.py.
@@ -335,6 +365,59 @@ BEGIN
     DELETE FROM occupancy_room_hours_stale WHERE rowid = NEW.rowid;
 END;
 
+-- A changed room hour queues its day, which is recomputed at once from the
+-- day's room hours (at most 24 rows of the index). Office hours: Monday to
+-- Friday, 08:00 to 18:00 UTC.
+DROP TRIGGER IF EXISTS occupancy_room_day_added;
+CREATE TRIGGER occupancy_room_day_added AFTER INSERT ON occupancy_room_hours
+WHEN NEW.workspace_id IS NOT NULL
+ AND NOT EXISTS (SELECT 1 FROM rollup_versions WHERE name = 'rebuilding')
+BEGIN
+    INSERT INTO occupancy_room_days_stale VALUES (NEW.workspace_id, NEW.hour);
+END;
+
+DROP TRIGGER IF EXISTS occupancy_room_day_removed;
+CREATE TRIGGER occupancy_room_day_removed AFTER DELETE ON occupancy_room_hours
+WHEN OLD.workspace_id IS NOT NULL
+ AND NOT EXISTS (SELECT 1 FROM rollup_versions WHERE name = 'rebuilding')
+BEGIN
+    INSERT INTO occupancy_room_days_stale VALUES (OLD.workspace_id, OLD.hour);
+END;
+
+DROP TRIGGER IF EXISTS occupancy_room_day_recompute;
+CREATE TRIGGER occupancy_room_day_recompute AFTER INSERT ON occupancy_room_days_stale
+BEGIN
+    DELETE FROM occupancy_room_days
+    WHERE workspace_id = NEW.workspace_id AND day = substr(NEW.hour, 1, 10);
+    INSERT INTO occupancy_room_days
+    SELECT workspace_id, substr(hour, 1, 10),
+           SUM(CASE WHEN strftime('%w', hour) BETWEEN '1' AND '5'
+                     AND substr(hour, 12, 2) BETWEEN '08' AND '17'
+                    THEN ROUND(minutes_occupied, 1) END),
+           MAX(max_people)
+    FROM occupancy_room_hours
+    WHERE workspace_id = NEW.workspace_id
+      AND hour >= substr(NEW.hour, 1, 10) AND hour < substr(NEW.hour, 1, 10) || 'U'
+    GROUP BY workspace_id;
+    DELETE FROM occupancy_room_days_stale WHERE rowid = NEW.rowid;
+END;
+
+DROP TRIGGER IF EXISTS status_change_counted;
+CREATE TRIGGER status_change_counted AFTER INSERT ON status_changes
+BEGIN
+    INSERT INTO status_change_counts VALUES (NEW.key, NEW.removed, 1)
+    ON CONFLICT (key, removed) DO UPDATE SET changes = changes + 1;
+END;
+
+DROP TRIGGER IF EXISTS status_change_uncounted;
+CREATE TRIGGER status_change_uncounted AFTER DELETE ON status_changes
+BEGIN
+    UPDATE status_change_counts SET changes = changes - 1
+    WHERE key = OLD.key AND removed = OLD.removed;
+    DELETE FROM status_change_counts
+    WHERE key = OLD.key AND removed = OLD.removed AND changes = 0;
+END;
+
 -- ---------------------------------------------------------------------------
 -- The public views.
 -- ---------------------------------------------------------------------------
@@ -462,24 +545,40 @@ WHERE c.hour < strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
 
 -- Per room and UTC day: occupied hours within office hours (Monday to Friday,
 -- 08:00 to 18:00 UTC), the day's peak count and the peak against capacity.
+-- Days of closed hours come from occupancy_room_days; the days an open
+-- interval reaches are added up from room_occupancy_hourly at query time.
 CREATE VIEW room_utilisation_daily AS
-SELECT substr(hour, 1, 10) AS day,
-       room,
-       ROUND(SUM(CASE WHEN strftime('%w', hour) BETWEEN '1' AND '5'
-                       AND substr(hour, 12, 2) BETWEEN '08' AND '17'
-                      THEN minutes_occupied ELSE 0 END) / 60.0, 2)
-           AS occupied_office_hours,
-       ROUND(SUM(CASE WHEN strftime('%w', hour) BETWEEN '1' AND '5'
-                       AND substr(hour, 12, 2) BETWEEN '08' AND '17'
-                      THEN minutes_occupied END) / 6.0, 1)
-           AS office_hours_occupied_percent,
-       MAX(max_people) AS peak_people,
-       capacity,
-       ROUND(100.0 * MAX(max_people) / NULLIF(capacity, 0), 1)
+WITH open_days AS (
+    SELECT DISTINCT workspace_id, substr(hour, 1, 10) AS day FROM open_room_hours
+),
+days AS (
+    SELECT workspace_id, day, office_minutes, peak_people
+    FROM occupancy_room_days
+    WHERE (workspace_id, day) NOT IN (SELECT workspace_id, day FROM open_days)
+    UNION ALL
+    SELECT h.workspace_id, substr(h.hour, 1, 10),
+           SUM(CASE WHEN strftime('%w', h.hour) BETWEEN '1' AND '5'
+                     AND substr(h.hour, 12, 2) BETWEEN '08' AND '17'
+                    THEN h.minutes_occupied END),
+           MAX(h.max_people)
+    FROM open_days AS o
+    JOIN room_occupancy_hourly AS h
+      ON h.workspace_id = o.workspace_id
+     AND h.hour >= o.day AND h.hour < o.day || 'U'
+    GROUP BY h.workspace_id, substr(h.hour, 1, 10)
+)
+SELECT d.day,
+       COALESCE(w.name, d.workspace_id) AS room,
+       ROUND(COALESCE(d.office_minutes, 0) / 60.0, 2) AS occupied_office_hours,
+       ROUND(d.office_minutes / 6.0, 1) AS office_hours_occupied_percent,
+       d.peak_people,
+       w.capacity,
+       ROUND(100.0 * d.peak_people / NULLIF(w.capacity, 0), 1)
            AS peak_vs_capacity_percent,
-       workspace_id
-FROM room_occupancy_hourly
-GROUP BY workspace_id, substr(hour, 1, 10);
+       d.workspace_id
+FROM days AS d
+JOIN workspaces_seen AS k ON k.workspace_id = d.workspace_id
+LEFT JOIN workspaces AS w ON w.id = d.workspace_id;
 
 -- One row per device report with any environment value; a column is empty
 -- when that value did not change in the report.

@@ -129,3 +129,22 @@ def test_deleting_status_changes_leaves_the_views_of_what_remains(shuffled_archi
         )
 
     assert snapshot(shuffled_archive) == snapshot(shuffled_archive, reference=True)
+
+
+def test_status_change_counts_follow_inserts_deletes_and_rebuilds(shuffled_archive):
+    def counts(source):
+        with sqlite3.connect(shuffled_archive) as connection:
+            return connection.execute(source).fetchall()
+
+    kept = "SELECT key, removed, changes FROM status_change_counts ORDER BY 1, 2"
+    counted = (
+        "SELECT key, removed, count(*) FROM status_changes GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    assert counts(kept) == counts(counted) and len(counts(kept)) > 5
+
+    with sqlite3.connect(shuffled_archive) as connection:
+        connection.execute("DELETE FROM status_changes WHERE id % 3 = 0 OR removed")
+    assert counts(kept) == counts(counted)
+
+    force_rebuild(shuffled_archive)
+    assert counts(kept) == counts(counted)
