@@ -188,13 +188,16 @@ REBUILD = (
     """,
     """
     INSERT INTO latest_values
-    SELECT device_id, key, id, workspace_id, value, number, removed, at
-    FROM (
-        SELECT *, ROW_NUMBER() OVER (
-            PARTITION BY device_id, key ORDER BY at DESC, id DESC) AS newest
-        FROM status_changes WHERE device_id IS NOT NULL
-    )
-    WHERE newest = 1
+    SELECT s.device_id, s.key, s.id, s.workspace_id, s.value, s.number, s.removed,
+           s.at
+    -- Each device's keys from the index, then the newest change of each by
+    -- reading the index backwards: no sort of the whole table.
+    FROM (SELECT DISTINCT device_id, key FROM status_changes
+          WHERE device_id IS NOT NULL) AS pair
+    JOIN status_changes AS s ON s.id = (
+        SELECT n.id FROM status_changes AS n
+        WHERE n.device_id = pair.device_id AND n.key = pair.key
+        ORDER BY n.at DESC, n.id DESC LIMIT 1)
     """,
     """
     INSERT INTO environment_readings
