@@ -28,7 +28,7 @@ from messages import format_timestamp, normalise
 ARCHIVE_TABLES = ("messages", "status_changes", "events")
 CHUNK_MESSAGES = 20_000
 YEAR = timedelta(days=365)
-CHANGES_PER_ROOM_TICK = 2.1  # what the simulator averages, to spread a year
+CHANGES_PER_ROOM_TICK = 2.0  # what the simulator averages, to spread a year
 
 
 def simulated_messages(rooms: int, status_changes: int, seed: int = 1):
