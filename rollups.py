@@ -20,7 +20,7 @@ PEOPLE = "RoomAnalytics.PeopleCount.Current"
 DERIVED_TABLES = (
     "people_count_changes", "occupancy_device_hours", "occupancy_room_hours",
     "calendar_hours", "latest_values", "environment_readings", "workspaces_seen",
-    "devices_heard", "occupancy_room_days", "status_change_counts",
+    "devices_heard", "occupancy_room_days", "status_change_counts", "calendar_days",
 )  # fmt: skip
 
 

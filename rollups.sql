@@ -128,6 +128,9 @@ CREATE TABLE IF NOT EXISTS hour_offsets (n INTEGER PRIMARY KEY);
 -- oldest people count to a year after the service last started (rollups.py
 -- extends it at every start, the triggers below to older or newer counts).
 CREATE TABLE IF NOT EXISTS calendar_hours (hour TEXT PRIMARY KEY) WITHOUT ROWID;
+-- The days of those hours, for room_utilisation_daily; the trigger below
+-- follows calendar_hours.
+CREATE TABLE IF NOT EXISTS calendar_days (day TEXT PRIMARY KEY) WITHOUT ROWID;
 
 -- The latest value of each status key per device, by (at, change id).
 CREATE TABLE IF NOT EXISTS latest_values (
@@ -402,6 +405,12 @@ BEGIN
     DELETE FROM occupancy_room_days_stale WHERE rowid = NEW.rowid;
 END;
 
+DROP TRIGGER IF EXISTS calendar_day;
+CREATE TRIGGER calendar_day AFTER INSERT ON calendar_hours
+BEGIN
+    INSERT OR IGNORE INTO calendar_days VALUES (substr(NEW.hour, 1, 10));
+END;
+
 DROP TRIGGER IF EXISTS status_change_counted;
 CREATE TRIGGER status_change_counted AFTER INSERT ON status_changes
 BEGIN
@@ -547,38 +556,45 @@ WHERE c.hour < strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
 -- 08:00 to 18:00 UTC), the day's peak count and the peak against capacity.
 -- Days of closed hours come from occupancy_room_days; the days an open
 -- interval reaches are added up from room_occupancy_hourly at query time.
+-- Like the hourly view, every (room, day) is looked up from a calendar
+-- table, so a page in day order reads only that page's days.
 CREATE VIEW room_utilisation_daily AS
 WITH open_days AS (
-    SELECT DISTINCT workspace_id, substr(hour, 1, 10) AS day FROM open_room_hours
-),
-days AS (
-    SELECT workspace_id, day, office_minutes, peak_people
-    FROM occupancy_room_days
-    WHERE (workspace_id, day) NOT IN (SELECT workspace_id, day FROM open_days)
-    UNION ALL
-    SELECT h.workspace_id, substr(h.hour, 1, 10),
+    SELECT h.workspace_id, substr(h.hour, 1, 10) AS day,
            SUM(CASE WHEN strftime('%w', h.hour) BETWEEN '1' AND '5'
                      AND substr(h.hour, 12, 2) BETWEEN '08' AND '17'
-                    THEN h.minutes_occupied END),
-           MAX(h.max_people)
-    FROM open_days AS o
+                    THEN h.minutes_occupied END) AS office_minutes,
+           MAX(h.max_people) AS peak_people
+    FROM (SELECT DISTINCT workspace_id, substr(hour, 1, 10) AS day
+          FROM open_room_hours) AS o
     JOIN room_occupancy_hourly AS h
       ON h.workspace_id = o.workspace_id
      AND h.hour >= o.day AND h.hour < o.day || 'U'
     GROUP BY h.workspace_id, substr(h.hour, 1, 10)
 )
-SELECT d.day,
-       COALESCE(w.name, d.workspace_id) AS room,
-       ROUND(COALESCE(d.office_minutes, 0) / 60.0, 2) AS occupied_office_hours,
-       ROUND(d.office_minutes / 6.0, 1) AS office_hours_occupied_percent,
-       d.peak_people,
+SELECT c.day,
+       COALESCE(w.name, k.workspace_id) AS room,
+       ROUND(COALESCE(CASE WHEN o.day IS NULL THEN d.office_minutes
+                           ELSE o.office_minutes END, 0) / 60.0, 2)
+           AS occupied_office_hours,
+       ROUND(CASE WHEN o.day IS NULL THEN d.office_minutes
+                  ELSE o.office_minutes END / 6.0, 1)
+           AS office_hours_occupied_percent,
+       CASE WHEN o.day IS NULL THEN d.peak_people ELSE o.peak_people END
+           AS peak_people,
        w.capacity,
-       ROUND(100.0 * d.peak_people / NULLIF(w.capacity, 0), 1)
+       ROUND(100.0 * CASE WHEN o.day IS NULL THEN d.peak_people
+                          ELSE o.peak_people END / NULLIF(w.capacity, 0), 1)
            AS peak_vs_capacity_percent,
-       d.workspace_id
-FROM days AS d
-JOIN workspaces_seen AS k ON k.workspace_id = d.workspace_id
-LEFT JOIN workspaces AS w ON w.id = d.workspace_id;
+       k.workspace_id
+FROM calendar_days AS c
+JOIN workspaces_seen AS k
+LEFT JOIN occupancy_room_days AS d
+       ON d.workspace_id = k.workspace_id AND d.day = c.day
+LEFT JOIN open_days AS o ON o.workspace_id = k.workspace_id AND o.day = c.day
+LEFT JOIN workspaces AS w ON w.id = k.workspace_id
+WHERE c.day <= strftime('%Y-%m-%d', 'now')
+  AND (d.day IS NOT NULL OR o.day IS NOT NULL);
 
 -- One row per device report with any environment value; a column is empty
 -- when that value did not change in the report.
