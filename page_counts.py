@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 
 from datasette import hookimpl
 from datasette.facets import ColumnFacet
-from datasette.utils import escape_sqlite, path_with_added_args
+from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
 PLUGIN = "page_counts"
 COUNTED_FORMATS = frozenset({"", "json"})
@@ -101,52 +101,78 @@ def asgi_wrapper(datasette):
 
 
 class CountedFacet(ColumnFacet):
-    """A column facet whose unfiltered counts come from a table of counts."""
+    """A column facet read from a table of counts while the page's filters allow.
+
+    That is on an unfiltered page, or one filtered only by exact values of the
+    counts table's own columns (`?key=...`, a facet's link); any other filter
+    facets the matching rows as a column facet does.
+    """
 
     type = "counted"
 
     async def facet_results(self):
         counts = _config(self.ds, self.database, self.table).get("facet_counts")
-        if not counts or _filtered(self.get_querystring_pairs()):
-            return await super().facet_results()
-        results = []
-        for source_and_config in self.get_configs():
-            config = source_and_config["config"]
-            column = config.get("column") or config["simple"]
-            results.append(await self._counted(column, counts))
-        return results, []
+        filters = await self._count_filters(counts) if counts else None
+        if filters is None:
+            results, timed_out = await super().facet_results()
+        else:
+            results, timed_out = [], []
+            for source_and_config in self.get_configs():
+                config = source_and_config["config"]
+                column = config.get("column") or config["simple"]
+                results.append(await self._counted(column, counts, filters))
+        # Shown as plain column facets: how they were counted is no news to viewers.
+        return [result | {"type": "column"} for result in results], timed_out
 
-    async def _counted(self, column: str, counts: dict) -> dict:
+    async def _count_filters(self, counts: dict) -> list[tuple[str, str]] | None:
+        """The page's filters as (column, value) of the counts table, or None."""
+        table = escape_sqlite(counts["table"])
+        columns = set(
+            (
+                await self.ds.execute(self.database, f"SELECT * FROM {table} LIMIT 0")
+            ).columns
+        )
+        filters = []
+        for name, value in self.get_querystring_pairs():
+            column, _, operator = name.partition("__")
+            if name.startswith("_") and not operator and not _filtered([(name, "")]):
+                continue  # _size, _next, _facet and the like
+            if operator not in ("", "exact") or column not in columns:
+                return None
+            filters.append((column, value))
+        return filters
+
+    async def _counted(self, column: str, counts: dict, filters: list) -> dict:
         size = self.get_facet_size()
         name = escape_sqlite(column)
+        where = "".join(f" AND {escape_sqlite(c)} = ?" for c, _ in filters)
         rows = await self.ds.execute(
             self.database,
             f"SELECT {name} AS value, SUM({escape_sqlite(counts['count'])}) AS count"
-            f" FROM {escape_sqlite(counts['table'])} WHERE {name} IS NOT NULL"
+            f" FROM {escape_sqlite(counts['table'])} WHERE {name} IS NOT NULL{where}"
             f" GROUP BY {name} ORDER BY count DESC, value LIMIT {size + 1}",
+            [value for _, value in filters],
         )
-        argument = f"{column}__exact" if column.startswith("_") else column
         return {
             "name": column,
-            "type": self.type,
             "hideable": False,
             "toggle_url": self.request.path,
-            "results": [
-                {
-                    "value": row["value"],
-                    "label": row["value"],
-                    "count": row["count"],
-                    "toggle_url": self.ds.absolute_url(
-                        self.request,
-                        self.ds.urls.path(
-                            path_with_added_args(self.request, {argument: row["value"]})
-                        ),
-                    ),
-                    "selected": False,
-                }
-                for row in rows.rows[:size]
-            ],
+            "results": [self._value(column, row) for row in rows.rows[:size]],
             "truncated": len(rows) > size,
+        }
+
+    def _value(self, column: str, row) -> dict:
+        """A facet value with its link: selecting it, or clearing it when selected."""
+        argument = f"{column}__exact" if column.startswith("_") else column
+        selected = (argument, str(row["value"])) in self.get_querystring_pairs()
+        change = path_with_removed_args if selected else path_with_added_args
+        path = change(self.request, {argument: str(row["value"])})
+        return {
+            "value": row["value"],
+            "label": row["value"],
+            "count": row["count"],
+            "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(path)),
+            "selected": selected,
         }
 
 

@@ -71,3 +71,15 @@ def test_filtered_status_change_facets_count_the_matching_rows(reported):
     assert [(r["value"], r["count"]) for r in facets["facet_results"]["removed"]
             ["results"]] == [(0, 5), (1, 1)]  # fmt: skip
     assert facets["facet_results"]["key"]["results"][0]["selected"]
+
+
+def test_facets_under_other_filters_count_the_matching_rows(reported):
+    found = page(
+        reported,
+        f"/archive/status_changes.json?key={TEMPERATURE}&at__lt=2026-11-30T09:35",
+    )
+
+    facet = found["facet_results"]["key"]["results"]
+    assert [(r["value"], r["count"], r["selected"]) for r in facet] == [
+        (TEMPERATURE, 3, True)
+    ]
