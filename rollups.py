@@ -21,6 +21,7 @@ DERIVED_TABLES = (
     "people_count_changes", "occupancy_device_hours", "occupancy_room_hours",
     "calendar_hours", "latest_values", "environment_readings", "workspaces_seen",
     "devices_heard", "occupancy_room_days", "status_change_counts", "calendar_days",
+    "message_type_counts",
 )  # fmt: skip
 
 
@@ -233,6 +234,9 @@ REBUILD = (
     """
     INSERT INTO status_change_counts
     SELECT key, removed, COUNT(*) FROM status_changes GROUP BY key, removed
+    """,
+    """
+    INSERT INTO message_type_counts SELECT type, COUNT(*) FROM messages GROUP BY type
     """,
     """
     INSERT INTO workspaces_seen

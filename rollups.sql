@@ -104,6 +104,12 @@ CREATE TABLE IF NOT EXISTS occupancy_room_days (
 CREATE INDEX IF NOT EXISTS occupancy_room_days_by_day
     ON occupancy_room_days (day, workspace_id);
 
+-- How many messages of each type: the messages page's facet reads it.
+CREATE TABLE IF NOT EXISTS message_type_counts (
+    type TEXT PRIMARY KEY,
+    messages INTEGER NOT NULL
+) WITHOUT ROWID;
+
 -- Room days whose room hours changed, recomputed and removed at once.
 CREATE TABLE IF NOT EXISTS occupancy_room_days_stale (
     workspace_id TEXT NOT NULL,
@@ -409,6 +415,20 @@ DROP TRIGGER IF EXISTS calendar_day;
 CREATE TRIGGER calendar_day AFTER INSERT ON calendar_hours
 BEGIN
     INSERT OR IGNORE INTO calendar_days VALUES (substr(NEW.hour, 1, 10));
+END;
+
+DROP TRIGGER IF EXISTS message_counted;
+CREATE TRIGGER message_counted AFTER INSERT ON messages
+BEGIN
+    INSERT INTO message_type_counts VALUES (NEW.type, 1)
+    ON CONFLICT (type) DO UPDATE SET messages = messages + 1;
+END;
+
+DROP TRIGGER IF EXISTS message_uncounted;
+CREATE TRIGGER message_uncounted AFTER DELETE ON messages
+BEGIN
+    UPDATE message_type_counts SET messages = messages - 1 WHERE type = OLD.type;
+    DELETE FROM message_type_counts WHERE type = OLD.type AND messages = 0;
 END;
 
 DROP TRIGGER IF EXISTS status_change_counted;

@@ -83,3 +83,12 @@ def test_facets_under_other_filters_count_the_matching_rows(reported):
     assert [(r["value"], r["count"], r["selected"]) for r in facet] == [
         (TEMPERATURE, 3, True)
     ]
+
+
+def test_message_type_facet_reads_the_counts(reported, rows):
+    facets = page(reported, "/archive/messages.json")["facet_results"]
+
+    assert {r["value"]: r["count"] for r in facets["type"]["results"]} == {
+        r["type"]: r["n"]
+        for r in rows("SELECT type, count(*) AS n FROM messages GROUP BY type")
+    }

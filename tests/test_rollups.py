@@ -148,3 +148,20 @@ def test_status_change_counts_follow_inserts_deletes_and_rebuilds(shuffled_archi
 
     force_rebuild(shuffled_archive)
     assert counts(kept) == counts(counted)
+
+
+def test_message_type_counts_follow_inserts_deletes_and_rebuilds(shuffled_archive):
+    def counts(source):
+        with sqlite3.connect(shuffled_archive) as connection:
+            return connection.execute(source).fetchall()
+
+    kept = "SELECT type, messages FROM message_type_counts ORDER BY 1"
+    counted = "SELECT type, count(*) FROM messages GROUP BY 1 ORDER BY 1"
+    assert counts(kept) == counts(counted) and len(counts(kept)) > 1
+
+    with sqlite3.connect(shuffled_archive) as connection:
+        connection.execute("DELETE FROM messages WHERE id % 3 = 0 OR type = 'events'")
+    assert counts(kept) == counts(counted)
+
+    force_rebuild(shuffled_archive)
+    assert counts(kept) == counts(counted)
