@@ -10,7 +10,9 @@ index, or of the view's whole query. A relation whose metadata.yml entry says
 
 gets Datasette's own `_nocount=1` on its unfiltered HTML and JSON pages, so
 they show no total; its filtered pages, whose counts indexes keep small, are
-always counted. Next-page links work either way.
+always counted, except those filtered only by columns with a counted facet
+(below), whose selected value shows the total. Next-page links work either
+way.
 
 Facets declared as `{counted: column}` in metadata.yml read a small table of
 counts kept by triggers (`facet_counts: {table: ..., count: ...}` beside
@@ -52,9 +54,16 @@ def counted_query(datasette, path: str, query_string: bytes) -> bytes:
         if part and part.split(b"=", 1)[0] != b"_nocount"
     ]
     query = parse_qsl(b"&".join(kept).decode("latin-1"), keep_blank_values=True)
-    if not _filtered(query):
+    counted = _counted_columns(datasette, database, table)
+    if not _filtered([(n, v) for n, v in query if n.partition("__")[0] not in counted]):
         kept.append(b"_nocount=1")
     return b"&".join(kept)
+
+
+def _counted_columns(datasette, database: str, table: str) -> set[str]:
+    """Columns with a counted facet: the facet shows a page's total by them."""
+    facets = (datasette.table_metadata(database, table) or {}).get("facets", [])
+    return {f["counted"] for f in facets if isinstance(f, dict) and "counted" in f}
 
 
 def _config(datasette, database: str, table: str | None) -> dict:
