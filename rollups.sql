@@ -579,18 +579,31 @@ WHERE c.hour < strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
 -- Like the hourly view, every (room, day) is looked up from a calendar
 -- table, so a page in day order reads only that page's days.
 CREATE VIEW room_utilisation_daily AS
-WITH open_days AS (
-    SELECT h.workspace_id, substr(h.hour, 1, 10) AS day,
-           SUM(CASE WHEN strftime('%w', h.hour) BETWEEN '1' AND '5'
-                     AND substr(h.hour, 12, 2) BETWEEN '08' AND '17'
-                    THEN h.minutes_occupied END) AS office_minutes,
-           MAX(h.max_people) AS peak_people
-    FROM (SELECT DISTINCT workspace_id, substr(hour, 1, 10) AS day
-          FROM open_room_hours) AS o
-    JOIN room_occupancy_hourly AS h
-      ON h.workspace_id = o.workspace_id
-     AND h.hour >= o.day AND h.hour < o.day || 'U'
-    GROUP BY h.workspace_id, substr(h.hour, 1, 10)
+WITH open_hours AS MATERIALIZED (
+    SELECT workspace_id, hour, max_people, minutes_occupied FROM open_room_hours
+),
+-- A day an open count reaches: its open hours, and its closed hours that no
+-- open count overrides, rounded as room_occupancy_hourly shows them.
+open_days AS (
+    SELECT workspace_id, substr(hour, 1, 10) AS day,
+           SUM(CASE WHEN strftime('%w', hour) BETWEEN '1' AND '5'
+                     AND substr(hour, 12, 2) BETWEEN '08' AND '17'
+                    THEN ROUND(minutes_occupied, 1) END) AS office_minutes,
+           MAX(max_people) AS peak_people
+    FROM (
+        SELECT * FROM open_hours
+        UNION ALL
+        SELECT r.workspace_id, r.hour, r.max_people, r.minutes_occupied
+        FROM (SELECT DISTINCT workspace_id, substr(hour, 1, 10) AS day
+              FROM open_hours) AS o
+        JOIN occupancy_room_hours AS r
+          ON r.workspace_id = o.workspace_id
+         AND r.hour >= o.day AND r.hour < o.day || 'U'
+        LEFT JOIN open_hours AS h ON h.workspace_id = r.workspace_id AND h.hour = r.hour
+        WHERE h.hour IS NULL
+    )
+    WHERE hour < strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    GROUP BY workspace_id, substr(hour, 1, 10)
 )
 SELECT c.day,
        COALESCE(w.name, k.workspace_id) AS room,
