@@ -10,14 +10,15 @@ index, or of the view's whole query. A relation whose metadata.yml entry says
 
 gets Datasette's own `_nocount=1` on its unfiltered HTML and JSON pages, so
 they show no total; its filtered pages, whose counts indexes keep small, are
-always counted, except those filtered only by columns with a counted facet
-(below), whose selected value shows the total. Next-page links work either
-way.
+always counted, except those filtered only by exact values of columns with
+a counted facet (below), whose selected value shows the total. Next-page
+links work either way.
 
 Facets declared as `{counted: column}` in metadata.yml read a small table of
 counts kept by triggers (`facet_counts: {table: ..., count: ...}` beside
-`unfiltered`) on unfiltered pages, instead of grouping every row; filtered
-pages facet the matching rows as Datasette's column facets do.
+`unfiltered`) on unfiltered pages and on pages filtered only by exact values
+of that table's columns, instead of grouping every row; other pages facet
+the matching rows as Datasette's column facets do.
 """
 
 from urllib.parse import parse_qsl
@@ -55,7 +56,8 @@ def counted_query(datasette, path: str, query_string: bytes) -> bytes:
     ]
     query = parse_qsl(b"&".join(kept).decode("latin-1"), keep_blank_values=True)
     counted = _counted_columns(datasette, database, table)
-    if not _filtered([(n, v) for n, v in query if n.partition("__")[0] not in counted]):
+    exact = {*counted, *(f"{column}__exact" for column in counted)}
+    if not _filtered([(name, value) for name, value in query if name not in exact]):
         kept.append(b"_nocount=1")
     return b"&".join(kept)
 

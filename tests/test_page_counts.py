@@ -100,3 +100,9 @@ def test_message_type_facet_reads_the_counts(reported, rows):
         r["type"]: r["n"]
         for r in rows("SELECT type, count(*) AS n FROM messages GROUP BY type")
     }
+
+
+def test_a_page_filtered_by_a_counted_column_but_not_exactly_keeps_its_total(reported):
+    found = page(reported, "/archive/status_changes.json?key__contains=PeopleCount")
+
+    assert found["filtered_table_rows_count"] == 6
