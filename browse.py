@@ -13,6 +13,7 @@ from datasette.app import Datasette
 from datasette.plugins import pm
 
 import browse_guard
+import page_counts
 import response_buffer
 import viewer_auth
 from config import Settings
@@ -35,6 +36,8 @@ if not pm.has_plugin("viewer_auth"):
     pm.register(viewer_auth, name="viewer_auth")
 if not pm.has_plugin("browse_guard"):
     pm.register(browse_guard, name="browse_guard")
+if not pm.has_plugin("page_counts"):
+    pm.register(page_counts, name="page_counts")
 if not pm.has_plugin("response_buffer"):
     pm.register(response_buffer, name="response_buffer")
 

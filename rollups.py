@@ -13,14 +13,15 @@ from pathlib import Path
 ROLLUPS = Path(__file__).with_name("rollups.sql")
 # Raise when rollups.sql changes what a derived table holds: the next start
 # then rebuilds every derived table from status_changes and messages.
-VERSION = 1
+VERSION = 2
 # A rebuild holds the write lock; other workers starting meanwhile wait for it.
 INSTALL_BUSY_TIMEOUT_MS = 15 * 60 * 1000
 PEOPLE = "RoomAnalytics.PeopleCount.Current"
 DERIVED_TABLES = (
     "people_count_changes", "occupancy_device_hours", "occupancy_room_hours",
     "calendar_hours", "latest_values", "environment_readings", "workspaces_seen",
-    "devices_heard",
+    "devices_heard", "occupancy_room_days", "status_change_counts", "calendar_days",
+    "message_type_counts",
 )  # fmt: skip
 
 
@@ -57,14 +58,32 @@ def rebuild(connection: sqlite3.Connection) -> None:
     connection.execute("INSERT INTO rollup_versions VALUES ('rebuilding', 0)")
     for table in DERIVED_TABLES:
         connection.execute(f"DELETE FROM {table}")
+    # Building each index once over the filled table is much quicker than
+    # keeping it up to date row by row.
+    indexes = drop_indexes(connection, DERIVED_TABLES)
     for statement in REBUILD:
         connection.execute(statement, {"people": PEOPLE})
+    for sql in indexes:
+        connection.execute(sql)
     connection.execute("DELETE FROM rollup_versions WHERE name = 'rebuilding'")
     connection.execute(
         "INSERT INTO rollup_versions VALUES ('derived', ?) "
         "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
         (VERSION,),
     )
+
+
+def drop_indexes(connection, tables) -> list[str]:
+    """Drop the tables' own indexes (not their keys); return their SQL."""
+    marks = ",".join("?" * len(tables))
+    found = connection.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+        f"AND sql IS NOT NULL AND tbl_name IN ({marks})",
+        tables,
+    ).fetchall()
+    for name, _ in found:
+        connection.execute(f'DROP INDEX "{name}"')
+    return [sql for _, sql in found]
 
 
 def _fill_hour_offsets(connection) -> None:
@@ -170,13 +189,16 @@ REBUILD = (
     """,
     """
     INSERT INTO latest_values
-    SELECT device_id, key, id, workspace_id, value, number, removed, at
-    FROM (
-        SELECT *, ROW_NUMBER() OVER (
-            PARTITION BY device_id, key ORDER BY at DESC, id DESC) AS newest
-        FROM status_changes WHERE device_id IS NOT NULL
-    )
-    WHERE newest = 1
+    SELECT s.device_id, s.key, s.id, s.workspace_id, s.value, s.number, s.removed,
+           s.at
+    -- Each device's keys from the index, then the newest change of each by
+    -- reading the index backwards: no sort of the whole table.
+    FROM (SELECT DISTINCT device_id, key FROM status_changes
+          WHERE device_id IS NOT NULL) AS pair
+    JOIN status_changes AS s ON s.id = (
+        SELECT n.id FROM status_changes AS n
+        WHERE n.device_id = pair.device_id AND n.key = pair.key
+        ORDER BY n.at DESC, n.id DESC LIMIT 1)
     """,
     """
     INSERT INTO environment_readings
@@ -197,6 +219,24 @@ REBUILD = (
                AND key LIKE
                    'Peripherals.ConnectedDevice[%].RoomAnalytics.AirQuality.Index'))
     GROUP BY workspace_id, device_id, at
+    """,
+    """
+    INSERT INTO occupancy_room_days
+    SELECT workspace_id, substr(hour, 1, 10),
+           SUM(CASE WHEN strftime('%w', hour) BETWEEN '1' AND '5'
+                     AND substr(hour, 12, 2) BETWEEN '08' AND '17'
+                    THEN ROUND(minutes_occupied, 1) END),
+           MAX(max_people)
+    FROM occupancy_room_hours
+    WHERE workspace_id IS NOT NULL
+    GROUP BY workspace_id, substr(hour, 1, 10)
+    """,
+    """
+    INSERT INTO status_change_counts
+    SELECT key, removed, COUNT(*) FROM status_changes GROUP BY key, removed
+    """,
+    """
+    INSERT INTO message_type_counts SELECT type, COUNT(*) FROM messages GROUP BY type
     """,
     """
     INSERT INTO workspaces_seen

@@ -89,6 +89,42 @@ CREATE TABLE IF NOT EXISTS occupancy_room_hours_stale (
     hour TEXT NOT NULL
 );
 
+-- Per room and UTC day, what its closed room hours add up to for
+-- room_utilisation_daily: minutes occupied within office hours (NULL when the
+-- day has no office hours) and the peak count. Kept by the triggers on
+-- occupancy_room_hours below; days the open intervals reach are computed at
+-- query time.
+CREATE TABLE IF NOT EXISTS occupancy_room_days (
+    workspace_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    office_minutes REAL,
+    peak_people INTEGER,
+    PRIMARY KEY (workspace_id, day)
+);
+CREATE INDEX IF NOT EXISTS occupancy_room_days_by_day
+    ON occupancy_room_days (day, workspace_id);
+
+-- How many messages of each type: the messages page's facet reads it.
+CREATE TABLE IF NOT EXISTS message_type_counts (
+    type TEXT PRIMARY KEY,
+    messages INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Room days whose room hours changed, recomputed and removed at once.
+CREATE TABLE IF NOT EXISTS occupancy_room_days_stale (
+    workspace_id TEXT NOT NULL,
+    hour TEXT NOT NULL
+);
+
+-- How many status changes each key has, removed or not: the status_changes
+-- page's facets read it instead of counting millions of rows.
+CREATE TABLE IF NOT EXISTS status_change_counts (
+    key TEXT NOT NULL,
+    removed INTEGER NOT NULL,
+    changes INTEGER NOT NULL,
+    PRIMARY KEY (key, removed)
+) WITHOUT ROWID;
+
 -- The numbers 0 to 999, for cutting intervals at hour boundaries inside
 -- triggers, which cannot use WITH RECURSIVE: hour 1000 * a + b of a range.
 -- Filled by rollups.py.
@@ -98,6 +134,9 @@ CREATE TABLE IF NOT EXISTS hour_offsets (n INTEGER PRIMARY KEY);
 -- oldest people count to a year after the service last started (rollups.py
 -- extends it at every start, the triggers below to older or newer counts).
 CREATE TABLE IF NOT EXISTS calendar_hours (hour TEXT PRIMARY KEY) WITHOUT ROWID;
+-- The days of those hours, for room_utilisation_daily; the trigger below
+-- follows calendar_hours.
+CREATE TABLE IF NOT EXISTS calendar_days (day TEXT PRIMARY KEY) WITHOUT ROWID;
 
 -- The latest value of each status key per device, by (at, change id).
 CREATE TABLE IF NOT EXISTS latest_values (
@@ -335,6 +374,79 @@ BEGIN
     DELETE FROM occupancy_room_hours_stale WHERE rowid = NEW.rowid;
 END;
 
+-- A changed room hour queues its day, which is recomputed at once from the
+-- day's room hours (at most 24 rows of the index). Office hours: Monday to
+-- Friday, 08:00 to 18:00 UTC.
+DROP TRIGGER IF EXISTS occupancy_room_day_added;
+CREATE TRIGGER occupancy_room_day_added AFTER INSERT ON occupancy_room_hours
+WHEN NEW.workspace_id IS NOT NULL
+ AND NOT EXISTS (SELECT 1 FROM rollup_versions WHERE name = 'rebuilding')
+BEGIN
+    INSERT INTO occupancy_room_days_stale VALUES (NEW.workspace_id, NEW.hour);
+END;
+
+DROP TRIGGER IF EXISTS occupancy_room_day_removed;
+CREATE TRIGGER occupancy_room_day_removed AFTER DELETE ON occupancy_room_hours
+WHEN OLD.workspace_id IS NOT NULL
+ AND NOT EXISTS (SELECT 1 FROM rollup_versions WHERE name = 'rebuilding')
+BEGIN
+    INSERT INTO occupancy_room_days_stale VALUES (OLD.workspace_id, OLD.hour);
+END;
+
+DROP TRIGGER IF EXISTS occupancy_room_day_recompute;
+CREATE TRIGGER occupancy_room_day_recompute AFTER INSERT ON occupancy_room_days_stale
+BEGIN
+    DELETE FROM occupancy_room_days
+    WHERE workspace_id = NEW.workspace_id AND day = substr(NEW.hour, 1, 10);
+    INSERT INTO occupancy_room_days
+    SELECT workspace_id, substr(hour, 1, 10),
+           SUM(CASE WHEN strftime('%w', hour) BETWEEN '1' AND '5'
+                     AND substr(hour, 12, 2) BETWEEN '08' AND '17'
+                    THEN ROUND(minutes_occupied, 1) END),
+           MAX(max_people)
+    FROM occupancy_room_hours
+    WHERE workspace_id = NEW.workspace_id
+      AND hour >= substr(NEW.hour, 1, 10) AND hour < substr(NEW.hour, 1, 10) || 'U'
+    GROUP BY workspace_id;
+    DELETE FROM occupancy_room_days_stale WHERE rowid = NEW.rowid;
+END;
+
+DROP TRIGGER IF EXISTS calendar_day;
+CREATE TRIGGER calendar_day AFTER INSERT ON calendar_hours
+BEGIN
+    INSERT OR IGNORE INTO calendar_days VALUES (substr(NEW.hour, 1, 10));
+END;
+
+DROP TRIGGER IF EXISTS message_counted;
+CREATE TRIGGER message_counted AFTER INSERT ON messages
+BEGIN
+    INSERT INTO message_type_counts VALUES (NEW.type, 1)
+    ON CONFLICT (type) DO UPDATE SET messages = messages + 1;
+END;
+
+DROP TRIGGER IF EXISTS message_uncounted;
+CREATE TRIGGER message_uncounted AFTER DELETE ON messages
+BEGIN
+    UPDATE message_type_counts SET messages = messages - 1 WHERE type = OLD.type;
+    DELETE FROM message_type_counts WHERE type = OLD.type AND messages = 0;
+END;
+
+DROP TRIGGER IF EXISTS status_change_counted;
+CREATE TRIGGER status_change_counted AFTER INSERT ON status_changes
+BEGIN
+    INSERT INTO status_change_counts VALUES (NEW.key, NEW.removed, 1)
+    ON CONFLICT (key, removed) DO UPDATE SET changes = changes + 1;
+END;
+
+DROP TRIGGER IF EXISTS status_change_uncounted;
+CREATE TRIGGER status_change_uncounted AFTER DELETE ON status_changes
+BEGIN
+    UPDATE status_change_counts SET changes = changes - 1
+    WHERE key = OLD.key AND removed = OLD.removed;
+    DELETE FROM status_change_counts
+    WHERE key = OLD.key AND removed = OLD.removed AND changes = 0;
+END;
+
 -- ---------------------------------------------------------------------------
 -- The public views.
 -- ---------------------------------------------------------------------------
@@ -462,24 +574,60 @@ WHERE c.hour < strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
 
 -- Per room and UTC day: occupied hours within office hours (Monday to Friday,
 -- 08:00 to 18:00 UTC), the day's peak count and the peak against capacity.
+-- Days of closed hours come from occupancy_room_days; the days an open
+-- interval reaches are added up from room_occupancy_hourly at query time.
+-- Like the hourly view, every (room, day) is looked up from a calendar
+-- table, so a page in day order reads only that page's days.
 CREATE VIEW room_utilisation_daily AS
-SELECT substr(hour, 1, 10) AS day,
-       room,
-       ROUND(SUM(CASE WHEN strftime('%w', hour) BETWEEN '1' AND '5'
-                       AND substr(hour, 12, 2) BETWEEN '08' AND '17'
-                      THEN minutes_occupied ELSE 0 END) / 60.0, 2)
+WITH open_hours AS MATERIALIZED (
+    SELECT workspace_id, hour, max_people, minutes_occupied FROM open_room_hours
+),
+-- A day an open count reaches: its open hours, and its closed hours that no
+-- open count overrides, rounded as room_occupancy_hourly shows them.
+open_days AS (
+    SELECT workspace_id, substr(hour, 1, 10) AS day,
+           SUM(CASE WHEN strftime('%w', hour) BETWEEN '1' AND '5'
+                     AND substr(hour, 12, 2) BETWEEN '08' AND '17'
+                    THEN ROUND(minutes_occupied, 1) END) AS office_minutes,
+           MAX(max_people) AS peak_people
+    FROM (
+        SELECT * FROM open_hours
+        UNION ALL
+        SELECT r.workspace_id, r.hour, r.max_people, r.minutes_occupied
+        FROM (SELECT DISTINCT workspace_id, substr(hour, 1, 10) AS day
+              FROM open_hours) AS o
+        JOIN occupancy_room_hours AS r
+          ON r.workspace_id = o.workspace_id
+         AND r.hour >= o.day AND r.hour < o.day || 'U'
+        LEFT JOIN open_hours AS h ON h.workspace_id = r.workspace_id AND h.hour = r.hour
+        WHERE h.hour IS NULL
+    )
+    WHERE hour < strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    GROUP BY workspace_id, substr(hour, 1, 10)
+)
+SELECT c.day,
+       COALESCE(w.name, k.workspace_id) AS room,
+       ROUND(COALESCE(CASE WHEN o.day IS NULL THEN d.office_minutes
+                           ELSE o.office_minutes END, 0) / 60.0, 2)
            AS occupied_office_hours,
-       ROUND(SUM(CASE WHEN strftime('%w', hour) BETWEEN '1' AND '5'
-                       AND substr(hour, 12, 2) BETWEEN '08' AND '17'
-                      THEN minutes_occupied END) / 6.0, 1)
+       ROUND(CASE WHEN o.day IS NULL THEN d.office_minutes
+                  ELSE o.office_minutes END / 6.0, 1)
            AS office_hours_occupied_percent,
-       MAX(max_people) AS peak_people,
-       capacity,
-       ROUND(100.0 * MAX(max_people) / NULLIF(capacity, 0), 1)
+       CASE WHEN o.day IS NULL THEN d.peak_people ELSE o.peak_people END
+           AS peak_people,
+       w.capacity,
+       ROUND(100.0 * CASE WHEN o.day IS NULL THEN d.peak_people
+                          ELSE o.peak_people END / NULLIF(w.capacity, 0), 1)
            AS peak_vs_capacity_percent,
-       workspace_id
-FROM room_occupancy_hourly
-GROUP BY workspace_id, substr(hour, 1, 10);
+       k.workspace_id
+FROM calendar_days AS c
+JOIN workspaces_seen AS k
+LEFT JOIN occupancy_room_days AS d
+       ON d.workspace_id = k.workspace_id AND d.day = c.day
+LEFT JOIN open_days AS o ON o.workspace_id = k.workspace_id AND o.day = c.day
+LEFT JOIN workspaces AS w ON w.id = k.workspace_id
+WHERE c.day <= strftime('%Y-%m-%d', 'now')
+  AND (d.day IS NOT NULL OR o.day IS NOT NULL);
 
 -- One row per device report with any environment value; a column is empty
 -- when that value did not change in the report.

@@ -88,12 +88,13 @@ def _archive_rows(results: dict):
         ">= 10,000,000",
         facts["status_changes"] >= 10_000_000,
     )
-    generation = facts["fill_seconds"] + facts["index_seconds"]
+    rollups = facts.get("rollup_seconds", 0)
+    generation = facts["fill_seconds"] + facts["index_seconds"] + rollups
     yield (
-        "generating it (filling + indexes)",
+        "generating it (filling + indexes + rollups)",
         (
             f"{generation:.0f} s ({facts['fill_seconds']:.0f} + "
-            f"{facts['index_seconds']:.0f})"
+            f"{facts['index_seconds']:.0f} + {rollups:.0f})"
         ),
         "",
         None,

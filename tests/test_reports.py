@@ -31,6 +31,17 @@ def test_occupancy_report_for_a_date_range_downloads_as_csv(lovelace_morning, br
     assert report(browser, "occupancy_report", room="", **backwards) == []
 
 
+def test_occupancy_report_without_a_start_covers_its_last_day(
+    lovelace_morning, browser
+):
+    def days(to):
+        found = report(browser, "occupancy_report", room="", **{"from": "", "to": to})
+        return [row["day"] for row in found]
+
+    assert days("2026-11-30") == ["2026-11-30"]
+    assert days("2026-12-01") == ["2026-12-01"]
+
+
 def test_rooms_over_capacity_says_when_and_for_how_long(post, named, browser):
     post(status("09:00", {PEOPLE: 10}), status("09:30", {PEOPLE: 2}))
 

@@ -129,3 +129,39 @@ def test_deleting_status_changes_leaves_the_views_of_what_remains(shuffled_archi
         )
 
     assert snapshot(shuffled_archive) == snapshot(shuffled_archive, reference=True)
+
+
+def test_status_change_counts_follow_inserts_deletes_and_rebuilds(shuffled_archive):
+    def counts(source):
+        with sqlite3.connect(shuffled_archive) as connection:
+            return connection.execute(source).fetchall()
+
+    kept = "SELECT key, removed, changes FROM status_change_counts ORDER BY 1, 2"
+    counted = (
+        "SELECT key, removed, count(*) FROM status_changes GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    assert counts(kept) == counts(counted) and len(counts(kept)) > 5
+
+    with sqlite3.connect(shuffled_archive) as connection:
+        connection.execute("DELETE FROM status_changes WHERE id % 3 = 0 OR removed")
+    assert counts(kept) == counts(counted)
+
+    force_rebuild(shuffled_archive)
+    assert counts(kept) == counts(counted)
+
+
+def test_message_type_counts_follow_inserts_deletes_and_rebuilds(shuffled_archive):
+    def counts(source):
+        with sqlite3.connect(shuffled_archive) as connection:
+            return connection.execute(source).fetchall()
+
+    kept = "SELECT type, messages FROM message_type_counts ORDER BY 1"
+    counted = "SELECT type, count(*) FROM messages GROUP BY 1 ORDER BY 1"
+    assert counts(kept) == counts(counted) and len(counts(kept)) > 1
+
+    with sqlite3.connect(shuffled_archive) as connection:
+        connection.execute("DELETE FROM messages WHERE id % 3 = 0 OR type = 'events'")
+    assert counts(kept) == counts(counted)
+
+    force_rebuild(shuffled_archive)
+    assert counts(kept) == counts(counted)
