@@ -140,18 +140,24 @@ WHERE received_at >= strftime('%Y-%m-%dT%H', 'now', '-7 days')
 GROUP BY hour, detail
 ORDER BY hour DESC, outcome, count DESC;
 
--- The newest message of every device that ever reported, and how long ago it
--- arrived; max(id) per device reads only the messages_by_device index.
+-- Every device heard from, when this service last received a message of its,
+-- and its newest message by the device's own clock. devices_heard (rollups.sql)
+-- has a row per device, and each newest message is one step down
+-- messages_by_device, so the view reads a few rows per device rather than
+-- every message.
 CREATE VIEW newest_message_per_device AS
 SELECT m.device_id,
        m.workspace_id,
-       m.received_at AS newest_received_at,
+       heard.last_received_at AS newest_received_at,
        m.sent_at AS newest_sent_at,
        m.type AS newest_type,
-       CAST(round((julianday('now') - julianday(m.received_at)) * 1440) AS INTEGER)
-           AS minutes_silent
-FROM (
-    SELECT max(id) AS id FROM messages WHERE device_id IS NOT NULL GROUP BY device_id
-) AS newest
-JOIN messages AS m ON m.id = newest.id
+       CAST(round((julianday('now') - julianday(heard.last_received_at)) * 1440)
+            AS INTEGER) AS minutes_silent
+FROM devices_heard AS heard
+JOIN messages AS m ON m.id = (
+    SELECT id FROM messages
+    WHERE device_id = heard.device_id
+    ORDER BY sent_at DESC, id DESC
+    LIMIT 1
+)
 ORDER BY minutes_silent DESC;
