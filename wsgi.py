@@ -2,15 +2,14 @@
 
 A PaaS gives a service a single port, so the webhook's paths go to Flask and
 every other path goes to Datasette, whose ASGI app runs through a2wsgi in the
-same worker. Gunicorn loads it as `wsgi:create_application()`.
+same worker (disconnects.py). Gunicorn loads it as `wsgi:create_application()`.
 """
 
 import logging
 import os
 
-from a2wsgi import ASGIMiddleware
-
 import config
+import disconnects
 import retention
 from app import create_app
 from browse import create_datasette
@@ -44,5 +43,5 @@ def create_application(settings: config.Settings | None = None):
     Checkpointer(settings.database_path).start()
     retention.schedule(settings)
     datasette = create_datasette(settings)
-    application = compose(webhook.wsgi_app, ASGIMiddleware(datasette.app()))
+    application = compose(webhook.wsgi_app, disconnects.as_wsgi(datasette.app()))
     return behind_proxies(with_security_headers(application), settings.trusted_proxies)
