@@ -13,6 +13,7 @@ from datasette.app import Datasette
 from datasette.plugins import pm
 
 import browse_guard
+import fast_csv
 import page_counts
 import response_buffer
 import viewer_auth
@@ -40,6 +41,8 @@ if not pm.has_plugin("page_counts"):
     pm.register(page_counts, name="page_counts")
 if not pm.has_plugin("response_buffer"):
     pm.register(response_buffer, name="response_buffer")
+if not pm.has_plugin("fast_csv"):
+    pm.register(fast_csv, name="fast_csv")
 
 
 def create_datasette(settings: Settings) -> Datasette:

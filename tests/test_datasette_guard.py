@@ -48,6 +48,10 @@ SAMPLES = {
         "/archive/status_changes.csv?_stream=on",
         "/archive/rejected.json?_shape=array",
     ],
+    r"^/(?P<database>[^\/\.]+)/(?P<table>[^\/\.]+)\.(?P<format>csv)$": [
+        "/archive/messages.csv?_stream=on&_size=max",  # fast_csv.py
+        "/archive/rejected.csv?_stream=on&_dl=on",
+    ],
     r"/(?P<database>[^\/\.]+)/(?P<table>[^/]+?)/(?P<pks>[^/]+?)(\.(?P<format>\w+))?$": [
         "/archive/messages/1",
         "/archive/messages/1.json",
