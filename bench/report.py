@@ -118,8 +118,9 @@ def _archive_rows(results: dict):
             f"CSV export, {export['rows']:,} rows"
             + ("" if export["complete"] else f" in {export['seconds']:.0f} s (cut)")
             + ("" if export["status"] == 200 else f", HTTP {export['status']}"),
-            f"{export['rows_per_s']:,.0f} rows/s, peak worker "
-            f"{export['peak_worker_mb']:.0f} MB",
+            f"{export['rows_per_s']:,.0f} rows/s "
+            f"({export['worker_cpu_us_per_row']:.1f} µs worker CPU a row), "
+            f"peak worker {export['peak_worker_mb']:.0f} MB",
             ">= 100,000 rows/s",
             export["rows_per_s"] >= 100_000,
         )
