@@ -37,7 +37,9 @@ def create_app(settings: config.Settings | None = None) -> Flask:
         settings.database_path, settings.synchronous
     )
     writer = GroupCommit(archive)
-    app.extensions["deriver"] = deriver = Deriver(archive)
+    # A connection of its own: the webhook's requests never queue behind it.
+    derivation = Archive(settings.database_path, settings.synchronous)
+    app.extensions["deriver"] = deriver = Deriver(derivation)
     auth = sender_auth(settings)
 
     @app.post("/webhook")

@@ -14,6 +14,12 @@ and derived as soon as it passes; steadier traffic is derived as it comes.
 Should the oldest waiting message grow older than `max_lag` seconds, it
 derives anyway, one short batch at a time between the webhook's commits.
 Only one worker's deriver runs at a time; the others wait on an flock.
+
+A transaction holds every writer back, so batches are kept to about
+`BATCH_SECONDS`: one whose messages cost more (a people count that reshapes
+a long stretch of hours) halves the next batch, a quick one doubles it. The
+deriver has a connection of its own, and pauses between batches, so the
+webhook's requests and /healthz wait for at most one batch.
 """
 
 import contextlib
@@ -36,7 +42,9 @@ from archive import (
 )
 from messages import UnusableBody, normalise
 
-BATCH_MESSAGES = 100  # about 40 ms of trigger work: the webhook waits no longer
+BATCH_MESSAGES = 100  # the most in one transaction, about 40 ms of trigger work
+BATCH_SECONDS = 0.05
+PAUSE_SECONDS = 0.005  # between batches, so that queued writers go first
 # Deriving as they come costs a tenth of a core at this rate; above it, wait.
 BURST_PER_SECOND = 200
 WINDOW_SECONDS = 0.1  # the arrival rate is measured over at least this long
@@ -94,7 +102,7 @@ class Deriver:
     ):
         self.archive = archive
         self.max_lag = max_lag
-        self.batch = batch
+        self.most = self.batch = batch
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="derive", daemon=True)
@@ -115,8 +123,18 @@ class Deriver:
     def catch_up(self) -> int:
         """Derive everything waiting now, without giving way; return the count."""
         derived = 0
-        while count := self.archive.derive(derive_batch, self.batch):
+        while count := self._derive_one_batch():
             derived += count
+        return derived
+
+    def _derive_one_batch(self) -> int:
+        started = time.monotonic()
+        derived = self.archive.derive(derive_batch, self.batch)
+        took = time.monotonic() - started
+        if took > BATCH_SECONDS:
+            self.batch = max(1, self.batch // 2)
+        elif took < BATCH_SECONDS / 4:
+            self.batch = min(self.most, self.batch * 2)
         return derived
 
     def _run(self) -> None:
@@ -148,7 +166,8 @@ class Deriver:
             ):
                 self._stop.wait(WINDOW_SECONDS)
                 continue
-            self.archive.derive(derive_batch, self.batch)
+            self._derive_one_batch()
+            self._stop.wait(PAUSE_SECONDS)
 
     def _look(self) -> Look:
         return Look(time.monotonic(), *self.archive.derivation_state())

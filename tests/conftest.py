@@ -69,6 +69,7 @@ def app(settings):
     app.extensions["archive"].open()
     yield app
     app.extensions["archive"].close()
+    app.extensions["deriver"].archive.close()
 
 
 @pytest.fixture
