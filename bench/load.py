@@ -22,6 +22,7 @@ def post_webhook(
     seconds: float,
     connections: int = 16,
     delay_ms: float = 0,
+    offset: int = 0,
 ) -> dict:
     """One wrk run against /webhook: requests per second, p50/p99 in ms, errors."""
     environment = {
@@ -29,6 +30,7 @@ def post_webhook(
         "BENCH_BODIES": str(bodies),
         "BENCH_AUTHORIZATION": authorization,
         "BENCH_DELAY_MS": str(delay_ms),
+        "BENCH_OFFSET": str(offset),
     }
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(LUA)]
     result = subprocess.run(

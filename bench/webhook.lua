@@ -2,7 +2,9 @@
 -- each thread starting at its own place in the pool, with the sender's
 -- Authorization from BENCH_AUTHORIZATION. BENCH_DELAY_MS, when set, makes every
 -- connection pause between requests, so that the offered rate stays below the
--- server's maximum. done() prints one JSON line that bench/load.py reads.
+-- server's maximum. BENCH_OFFSET moves the start along the pool, so that runs
+-- on one archive post bodies it has not stored yet. done() prints one JSON
+-- line that bench/load.py reads.
 
 local threads = 0
 
@@ -16,7 +18,7 @@ function init(args)
   for line in io.lines(os.getenv("BENCH_BODIES")) do
     bodies[#bodies + 1] = line
   end
-  position = (position * 7919) % #bodies
+  position = (tonumber(os.getenv("BENCH_OFFSET") or "0") + position * 7919) % #bodies
   pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
