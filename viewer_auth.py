@@ -7,7 +7,6 @@ appear in Datasette's metadata, which viewers can read at /-/metadata.
 """
 
 import base64
-import binascii
 import time
 from urllib.parse import quote, urlparse
 
@@ -36,7 +35,7 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64, not ASCII, or not UTF-8 once decoded
         return None
     username, colon, password = decoded.partition(":")
     return (username, password) if colon else None

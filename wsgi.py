@@ -30,6 +30,23 @@ def compose(webhook, browser):
     return application
 
 
+def utf8_paths_only(app):
+    """Answer 400 to a path that is not UTF-8, which a2wsgi cannot decode."""
+
+    def application(environ, start_response):
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        try:
+            path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            start_response(
+                "400 Bad Request", [("Content-Type", "text/plain; charset=utf-8")]
+            )
+            return [b"The path is not UTF-8.\n"]
+        return app(environ, start_response)
+
+    return application
+
+
 def create_application(settings: config.Settings | None = None):
     """Build the combined app; the archive's schema exists before Datasette opens it."""
     logging.basicConfig(
@@ -43,5 +60,6 @@ def create_application(settings: config.Settings | None = None):
     Checkpointer(settings.database_path).start()
     retention.schedule(settings)
     datasette = create_datasette(settings)
-    application = compose(webhook.wsgi_app, disconnects.as_wsgi(datasette.app()))
+    browser = utf8_paths_only(disconnects.as_wsgi(datasette.app()))
+    application = compose(webhook.wsgi_app, browser)
     return behind_proxies(with_security_headers(application), settings.trusted_proxies)
