@@ -8,10 +8,11 @@ server error in Datasette 0.65; it is answered 503 with Retry-After instead,
 since a second try usually finds the pages cached.
 
 Datasette 0.65 also answers some query strings it cannot use with a server
-error: a `_next` or `_timelimit` that is not a number, an `__in` or
-`_through` that is not JSON, an offset beyond SQLite's integers, and the
-sorts it refuses (`_sort` with `_sort_desc`, an unsortable column). Those
-are the viewer's mistakes, so they are answered 400 with Datasette's message.
+error: a `_next` or `_timelimit` that is not a number, a filter's integer
+beyond 64 bits, an `__in` or `_through` that is not JSON, an offset beyond
+SQLite's integers, and the sorts it refuses (`_sort` with `_sort_desc`, an
+unsortable column). Those are the viewer's mistakes, so they are answered
+400 with Datasette's message.
 And a CSV download carrying Datasette's `ds_messages` cookie fails, because
 a streamed response cannot set the cookie again; CSV requests are served
 without that cookie, so the browser keeps its messages for the next page.
@@ -33,7 +34,7 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 POSTING_PATHS = frozenset({"/-/login", "/-/logout"})
 MESSAGES_COOKIE = b"ds_messages"
 # What Datasette 0.65 raises while it reads a query string it cannot use.
-QUERY_STRING_ERRORS = (ValueError, KeyError, sqlite3.IntegrityError)
+QUERY_STRING_ERRORS = (ValueError, KeyError, OverflowError, sqlite3.IntegrityError)
 log = logging.getLogger("browse_guard")
 
 

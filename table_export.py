@@ -31,6 +31,8 @@ from csv_text import encode_rows
 CHUNK_CHARS = 128 * 1024  # one ASGI message; larger chunks fall out of the CPU's cache
 FIRST_CHUNK_ROWS = 1000
 CHUNKS_AHEAD = 2
+# A filter's integer beyond 64 bits fails when bound, before SQLite sees it.
+READ_ERRORS = (sqlite3.Error, OverflowError)
 log = logging.getLogger("fast_csv")
 
 
@@ -67,7 +69,7 @@ class TableExport:
         )
 
     def pages(self, connection) -> Iterator[list]:
-        """Every page's rows in order; raise sqlite3.Error when one fails."""
+        """Every page's rows in order; raise one of READ_ERRORS when one fails."""
         after = None
         while True:
             params = {**self.params, "after": after, "limit": self.page_rows + 1}
@@ -82,7 +84,7 @@ class TableExport:
         pages = self.pages(connection)
         try:
             pending = next(pages)
-        except sqlite3.Error as error:
+        except READ_ERRORS as error:
             raise FirstPageFailed(str(error)) from error
         head = encode_rows([self.columns]) if self.header else ""
         rows_per_chunk = FIRST_CHUNK_ROWS
@@ -96,7 +98,7 @@ class TableExport:
                     head = ""
                     yield text
                     rows_per_chunk = _next_chunk_rows(rows_per_chunk, len(text))
-        except sqlite3.Error as error:
+        except READ_ERRORS as error:
             failure = str(error)
         if pending or head:
             yield head + self._encode(pending)
@@ -151,6 +153,7 @@ class Download:
         self._room = threading.Semaphore(CHUNKS_AHEAD)
         self._closed = threading.Event()
         self._reading = False
+        self._started = False  # a chunk has been handed to the event loop
         self._lock = threading.Lock()  # over opening, interrupting, closing
         self.thread = threading.Thread(target=self._run, name="csv-export", daemon=True)
         self.thread.start()
@@ -182,6 +185,9 @@ class Download:
             return
         try:
             self._read(self.connection)
+        except Exception:  # the event loop must not wait for a chunk forever
+            log.exception("CSV export failed")
+            self._hand(None if self._started else self.FAILED)
         finally:
             with self._lock:
                 self._reading = False
@@ -208,4 +214,5 @@ class Download:
             self._loop.call_soon_threadsafe(self._ready.put_nowait, item)
         except RuntimeError:  # the event loop has shut down
             return False
+        self._started = True
         return True

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import dataclasses
 import sqlite3
 
 import pytest
@@ -99,3 +100,41 @@ def test_a_first_page_that_fails_is_reported_not_streamed(export):
 
     assert chunk is Download.FAILED
     assert not download.thread.is_alive() and closed(download.connection)
+
+
+def failing_after(export, rows: int):
+    """The export with a BLOB column whose link fails past the given row."""
+
+    def blob_url(key, column):
+        if key > rows:
+            raise RuntimeError("no link")
+        return f"/{key}/{column}"
+
+    return dataclasses.replace(
+        export,
+        columns=[*export.columns, "raw"],
+        select=export.select + ", x'00' as raw",
+        blob_url=blob_url,
+    )
+
+
+def read_all(export) -> list:
+    async def chunks():
+        download = Download(export)
+        items = [await asyncio.wait_for(download.next(), 60)]
+        while items[-1] not in (None, Download.FAILED):
+            items.append(await asyncio.wait_for(download.next(), 60))
+        return items
+
+    return asyncio.run(chunks())
+
+
+def test_an_unexpected_error_on_the_first_page_leaves_it_to_datasette(export):
+    assert read_all(failing_after(export, 0)) == [Download.FAILED]
+
+
+def test_an_unexpected_error_later_ends_the_download(export):
+    items = read_all(failing_after(export, ROWS // 2))
+
+    assert items[-1] is None and len(items) > 1
+    assert "".join(items[:-1]).count("\r\n") < ROWS // 2 + 1
