@@ -145,6 +145,7 @@ QUERIES = [
     "%ff=1", "_sort=%ff", "_through=x", "_through={}", "_timelimit=abc",
     "_stream=on&_size=abc", "_stream=on&id__in=[", "_stream=on&_next=abc",
     "_stream=on&%ff=1", "_stream=on&_sort=rowid", "_sort=at&_next=abc",
+    "id__gt=99999999999999999999", "_stream=on&id__lt=-99999999999999999999",
 ]  # fmt: skip
 PAGES = ["/archive/status_changes", "/archive/messages", "/archive/rooms"]
 
