@@ -11,6 +11,7 @@ and keeps posting live traffic until Ctrl-C. The web log goes to data/web.log.
 import os
 import secrets
 import shlex
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -108,7 +109,13 @@ def name_simulated_rooms(environment: dict) -> None:
         )
 
 
+def _stop_on_sigterm(signum, frame):
+    # `kill` of this runner must not leave its gunicorn behind: end like Ctrl-C.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     environment = {**os.environ, **dev_environment()}
     environment.setdefault("PORT", "8000")
     environment.setdefault("ARCHIVE_ENV", "development")
