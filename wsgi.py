@@ -12,6 +12,7 @@ import config
 import disconnects
 import retention
 from app import create_app
+from archive import StorageUnavailable
 from browse import create_datasette
 from checkpoint import Checkpointer
 from edge import behind_proxies, with_security_headers
@@ -55,7 +56,13 @@ def create_application(settings: config.Settings | None = None):
     )
     settings = settings or config.from_environ()
     webhook = create_app(settings)
-    webhook.extensions["archive"].open()
+    try:
+        webhook.extensions["archive"].open()
+    except StorageUnavailable as error:
+        # The master refused to start on unusable storage (gunicorn.conf.py). A
+        # worker (re)booting while it is briefly unwritable answers 503 until it
+        # recovers: failing to boot would make gunicorn stop the whole service.
+        logging.getLogger("webhook").warning("archive not writable yet: %s", error)
     webhook.extensions["deriver"].start()
     Checkpointer(settings.database_path).start()
     retention.schedule(settings)

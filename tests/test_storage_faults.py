@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -172,3 +173,24 @@ def test_missing_directory_answers_503_then_recovers(web, sender):
     web.database.parent.mkdir()
     assert_recovers(web, sender)
     assert set(sender.acknowledged[gone_at:]) == archived_devices(web)
+
+
+def test_a_worker_restarted_while_the_file_is_read_only_keeps_the_service_up(
+    web, sender
+):
+    sender.post_until(200)
+    subprocess.run(["chattr", "+i", web.database], check=True)
+    try:
+        worker = web.worker_pids()[0]
+        os.kill(worker, signal.SIGKILL)
+        # Gunicorn boots a replacement at once; it must not fail to boot.
+        deadline = time.monotonic() + 30
+        while worker in web.worker_pids() or len(web.worker_pids()) < 2:
+            assert time.monotonic() < deadline, "no replacement worker"
+            time.sleep(0.1)
+        time.sleep(2)  # the replacement has opened its apps by now
+        assert web.process.poll() is None
+        assert health(web) == 503
+    finally:
+        subprocess.run(["chattr", "-i", web.database], check=True)
+    assert_recovers(web, sender)
