@@ -81,7 +81,7 @@ def create_app(settings: config.Settings | None = None) -> Flask:
         newest = details["newest_message_received_at"]
         details["newest_message_age_seconds"] = health.age_seconds(newest)
         details["messages_awaiting_derivation"] = newest_id - derived
-        details["derivation_lag_seconds"] = round(lag_seconds(waiting_since), 3)
+        details["derivation_lag_seconds"] = lag_seconds(waiting_since)
         return jsonify(status="ok", **details)
 
     @app.errorhandler(HTTPException)

@@ -85,11 +85,16 @@ def writer_lock_path(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def writer_turn(path: Path):
-    """Hold the writers' flock for the archive at path, queueing for it."""
-    with open(writer_lock_path(path), "ab") as queue:
+def turn(lock_path: str):
+    """Hold an exclusive flock on lock_path, queueing in the kernel for it."""
+    with open(lock_path, "ab") as queue:
         fcntl.flock(queue, fcntl.LOCK_EX)
         yield
+
+
+def writer_turn(path: Path):
+    """Hold the writers' flock for the archive at path."""
+    return turn(writer_lock_path(path))
 
 
 def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:

@@ -22,12 +22,9 @@ deriver has a connection of its own, and pauses between batches, so the
 webhook's requests and /healthz wait for at most one batch.
 """
 
-import contextlib
-import fcntl
 import logging
 import threading
 import time
-from datetime import UTC, datetime
 from typing import NamedTuple
 
 import orjson
@@ -39,7 +36,9 @@ from archive import (
     PENDING_MESSAGES,
     Archive,
     StorageUnavailable,
+    turn,
 )
+from health import age_seconds
 from messages import UnusableBody, normalise
 
 BATCH_MESSAGES = 100  # the most in one transaction, about 40 ms of trigger work
@@ -76,10 +75,7 @@ def derive_batch(cursor, limit: int) -> int:
 
 def lag_seconds(waiting_since: str | None) -> float:
     """How long the oldest waiting message has waited; 0 when none waits."""
-    if waiting_since is None:
-        return 0.0
-    received = datetime.fromisoformat(waiting_since.replace("Z", "+00:00"))
-    return max(0.0, (datetime.now(UTC) - received).total_seconds())
+    return max(0.0, age_seconds(waiting_since) or 0.0)
 
 
 class Look(NamedTuple):
@@ -172,9 +168,6 @@ class Deriver:
     def _look(self) -> Look:
         return Look(time.monotonic(), *self.archive.derivation_state())
 
-    @contextlib.contextmanager
     def _turn(self):
         """One deriver at a time across workers; the others wait in flock."""
-        with open(f"{self.archive.path}.deriver-lock", "ab") as turn:
-            fcntl.flock(turn, fcntl.LOCK_EX)
-            yield
+        return turn(f"{self.archive.path}.deriver-lock")
